@@ -1,0 +1,643 @@
+//! [`AsyncWaitGroup`]: Go's `sync.WaitGroup`, async-native.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use event_listener::{Event, EventListener, Listener};
+use pin_project_lite::pin_project;
+
+use crate::sync::{fence, Arc, AtomicUsize, Ordering};
+
+/// The largest count a group holds; an `add` past it panics. Keeping the counter at or below
+/// `isize::MAX` leaves the top half of `usize` as room to detect an overflow before it wraps.
+const MAX_COUNT: usize = isize::MAX as usize;
+
+/// Waits for a collection of tasks to finish: Go's `sync.WaitGroup` for async Rust.
+///
+/// The group holds a counter. [`add`](Self::add) raises it before work starts,
+/// [`done`](Self::done) lowers it when a piece of work ends, and [`wait`](Self::wait) is a future
+/// that is ready once the counter is seen at zero. [`guard`](Self::guard) and
+/// [`track`](Self::track) pair the `add` with its `done` so that neither can be forgotten, also
+/// when a task panics or is cancelled.
+///
+/// A clone is another handle to the same group. The group needs no runtime: `wait()` works on
+/// tokio, async-std, smol or `futures::executor`, and [`wait_blocking`](Self::wait_blocking)
+/// waits from a plain thread. Put a limit on the wait with [`TimeoutExt`](crate::TimeoutExt):
+/// `wg.wait().timeout(d).await`.
+///
+/// A group can be reused once it reached zero, as in Go.
+///
+/// # Memory ordering
+///
+/// Everything a task did before its `done()` (or before its guard was dropped)
+/// *happens-before* the return of every `wait()`, `wait_blocking()` or `count()` that saw the
+/// counter at zero, so the results the tasks wrote can be read without further synchronisation.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use taskgroup::AsyncWaitGroup;
+///
+/// let wg = AsyncWaitGroup::new();
+/// let finished = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..4 {
+///     let guard = wg.guard(); // counts one now, `done()` when dropped
+///     let finished = finished.clone();
+///     std::thread::spawn(move || {
+///         finished.fetch_add(1, Ordering::Relaxed);
+///         drop(guard);
+///     });
+/// }
+/// futures::executor::block_on(wg.wait());
+/// assert_eq!(finished.load(Ordering::Relaxed), 4);
+/// ```
+///
+/// Under tokio, with a timeout:
+///
+/// ```
+/// use std::time::Duration;
+/// use taskgroup::{AsyncWaitGroup, TimeoutExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let wg = AsyncWaitGroup::new();
+/// for id in 0..3 {
+///     tokio::spawn(wg.track(async move { id * 2 }));
+/// }
+/// wg.wait().timeout(Duration::from_secs(5)).await.expect("all three finished");
+/// assert_eq!(wg.count(), 0);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AsyncWaitGroup {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Outstanding work. Every change is an atomic read-modify-write, so all `done()`s form
+    /// one release sequence that the `done()` reaching zero reads in full.
+    count: AtomicUsize,
+    /// Notified only when `count` goes from one to zero, so a notified listener proves that a
+    /// zero was reached after it started listening.
+    zero: Event,
+}
+
+impl AsyncWaitGroup {
+    /// Creates a group with a count of zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::AsyncWaitGroup::new();
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                count: AtomicUsize::new(0),
+                zero: Event::new(),
+            }),
+        }
+    }
+
+    /// Adds `n` to the count: `n` more pieces of work that will each call [`done`](Self::done).
+    ///
+    /// Call it before the work starts (before `spawn`), not inside the spawned task, or a
+    /// `wait()` may see zero before the task had a chance to count itself. [`guard`](Self::guard)
+    /// and [`track`](Self::track) do this for you.
+    ///
+    /// # Panics
+    ///
+    /// If the count would exceed `isize::MAX`; the count is left unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::AsyncWaitGroup::new();
+    /// wg.add(2);
+    /// wg.done();
+    /// assert_eq!(wg.count(), 1);
+    /// ```
+    #[inline]
+    pub fn add(&self, n: usize) {
+        // Relaxed: an `add` publishes nothing. Waiters only act on a zero, and a zero is always
+        // written by a `done()`, whose ordering carries everything.
+        let old = self.inner.count.fetch_add(n, Ordering::Relaxed);
+        if old > MAX_COUNT || n > MAX_COUNT - old {
+            self.inner.count.fetch_sub(n, Ordering::Relaxed);
+            overflow(old, n);
+        }
+    }
+
+    /// Subtracts one from the count; at zero, every waiting `wait()` is woken.
+    ///
+    /// # Panics
+    ///
+    /// If the count is already zero, that is, `done()` was called more times than
+    /// [`add`](Self::add) counted (Go panics the same way). The count stays at zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::AsyncWaitGroup::new();
+    /// wg.add(1);
+    /// wg.done();
+    /// futures::executor::block_on(wg.wait()); // ready at once: the count is zero
+    /// ```
+    #[inline]
+    pub fn done(&self) {
+        // Release: publishes this task's writes to whoever later reads the zero. It is part of
+        // the release sequence of every earlier `done()`, as all writers are RMWs.
+        let old = self.inner.count.fetch_sub(1, Ordering::Release);
+        if old == 1 {
+            // Acquire: the zero-maker now holds every other task's writes (it read the whole
+            // release sequence), and hands them on through the listener lock in `notify`, so a
+            // woken waiter that does not re-read `count` still sees them.
+            fence(Ordering::Acquire);
+            self.inner.zero.notify(usize::MAX);
+        } else if old == 0 {
+            self.inner.count.fetch_add(1, Ordering::Relaxed);
+            panic!(
+                "AsyncWaitGroup::done() called with a count of zero: \
+                 done() was called more times than add() counted"
+            );
+        }
+    }
+
+    /// The current count: work added and not yet done.
+    ///
+    /// A snapshot; other threads may change it at once. After a timed-out `wait()` it says how
+    /// many pieces of work were still outstanding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::AsyncWaitGroup::new();
+    /// let guard = wg.guard();
+    /// assert_eq!(wg.count(), 1);
+    /// drop(guard);
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    #[inline]
+    pub fn count(&self) -> usize {
+        // Acquire: a zero read here comes with every finished task's writes.
+        self.inner.count.load(Ordering::Acquire)
+    }
+
+    /// Counts one piece of work and returns a guard that calls [`done`](Self::done) when it is
+    /// dropped: Go's `wg.Add(1)` + `defer wg.Done()` in one value.
+    ///
+    /// The guard is `'static + Send + Sync`: move it into a spawned task or a thread. It is
+    /// dropped, and so counted as done, also when the task panics or is cancelled.
+    ///
+    /// # Panics
+    ///
+    /// As [`add`](Self::add), if the count would exceed `isize::MAX`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::AsyncWaitGroup::new();
+    /// let guard = wg.guard();
+    /// std::thread::spawn(move || {
+    ///     let _guard = guard; // done when this thread ends
+    /// });
+    /// wg.wait_blocking();
+    /// ```
+    pub fn guard(&self) -> WaitGroupGuard {
+        self.add(1);
+        WaitGroupGuard { wg: self.clone() }
+    }
+
+    /// Counts one piece of work now and returns `future`, wrapped so that it is done when the
+    /// future completes or is dropped (Go 1.25's `wg.Go`).
+    ///
+    /// The returned [`Track`] is `'static + Send` when `future` is, so `spawn(wg.track(fut))`
+    /// works on every runtime.
+    ///
+    /// # Panics
+    ///
+    /// As [`add`](Self::add), if the count would exceed `isize::MAX`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use taskgroup::AsyncWaitGroup;
+    ///
+    /// let wg = AsyncWaitGroup::new();
+    /// let job = wg.track(async { 6 * 7 });
+    /// assert_eq!(wg.count(), 1);
+    /// assert_eq!(job.await, 42);
+    /// wg.wait().await;
+    /// # });
+    /// ```
+    pub fn track<F: Future>(&self, future: F) -> Track<F> {
+        Track {
+            future,
+            guard: Some(self.guard()),
+        }
+    }
+
+    /// Waits until the count is seen at zero; ready at once if it already is.
+    ///
+    /// Any number of tasks may wait at once. A waiter that was waiting when the count reached
+    /// zero completes even if new work is added right after (Go's semantics); a waiter that
+    /// starts later waits for the next zero.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing, neither for the group nor for other
+    /// waiters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    /// use taskgroup::{AsyncWaitGroup, TimeoutExt};
+    ///
+    /// let wg = AsyncWaitGroup::new();
+    /// let stuck = wg.guard(); // never dropped in time
+    /// let err = wg.wait().timeout(Duration::from_millis(10)).await.unwrap_err();
+    /// assert!(err.waited() >= Duration::from_millis(10));
+    /// assert_eq!(wg.count(), 1);
+    /// # drop(stuck);
+    /// # });
+    /// ```
+    pub fn wait(&self) -> Wait<'_> {
+        Wait {
+            inner: &self.inner,
+            listener: None,
+        }
+    }
+
+    /// Blocks the current thread until the count is seen at zero; for threads that are not
+    /// async (crossbeam's `WaitGroup::wait`).
+    ///
+    /// Do not call it inside an async task: it blocks the executor's thread. Use
+    /// [`wait`](Self::wait) there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::AsyncWaitGroup::new();
+    /// let guard = wg.guard();
+    /// let worker = std::thread::spawn(move || drop(guard));
+    /// wg.wait_blocking();
+    /// assert_eq!(wg.count(), 0);
+    /// # worker.join().unwrap();
+    /// ```
+    pub fn wait_blocking(&self) {
+        self.wait_blocking_until(None);
+    }
+
+    /// Blocks the current thread until the count is seen at zero or `timeout` has passed.
+    ///
+    /// Returns `true` when zero was reached, `false` on timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let wg = taskgroup::AsyncWaitGroup::new();
+    /// let _stuck = wg.guard();
+    /// assert!(!wg.wait_blocking_timeout(Duration::from_millis(5)));
+    /// assert_eq!(wg.count(), 1);
+    /// ```
+    pub fn wait_blocking_timeout(&self, timeout: Duration) -> bool {
+        // A deadline beyond what `Instant` can hold is no deadline at all.
+        self.wait_blocking_until(Instant::now().checked_add(timeout))
+    }
+
+    fn wait_blocking_until(&self, deadline: Option<Instant>) -> bool {
+        let mut listener = None;
+        let outcome = self.inner.poll_zero(&mut listener, |listener| {
+            let listener = listener.take().expect("poll_zero hands over a listener");
+            Poll::Ready(match deadline {
+                None => {
+                    listener.wait();
+                    true
+                }
+                Some(deadline) => listener.wait_deadline(deadline).is_some(),
+            })
+        });
+        match outcome {
+            Poll::Ready(reached) => reached,
+            Poll::Pending => unreachable!("a blocking wait always finishes"),
+        }
+    }
+}
+
+impl Inner {
+    /// The one wait algorithm, shared by [`Wait`] and the blocking waits (STYLE.md): check the
+    /// count; if it is not zero, listen; check again; only then block on the listener.
+    ///
+    /// `block` waits on the listener it is handed: `Pending` (async, not yet), `Ready(true)`
+    /// (notified) or `Ready(false)` (gave up at a deadline). Returns whether zero was seen.
+    fn poll_zero(
+        &self,
+        listener: &mut Option<EventListener>,
+        mut block: impl FnMut(&mut Option<EventListener>) -> Poll<bool>,
+    ) -> Poll<bool> {
+        loop {
+            // Acquire: pairs with the release sequence of `done()`s; a zero read here comes
+            // with every finished task's writes.
+            if self.count.load(Ordering::Acquire) == 0 {
+                *listener = None;
+                return Poll::Ready(true);
+            }
+            if listener.is_none() {
+                // `listen` inserts under the event's lock and `notify` takes the same lock after
+                // its SeqCst fence: a `done()` that reaches zero after this line wakes us, one
+                // that reached zero before it is seen by the check at the top of the loop.
+                *listener = Some(self.zero.listen());
+                continue;
+            }
+            let notified = match block(listener) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(notified) => notified,
+            };
+            *listener = None;
+            // Only a zero notifies, so a notified listener saw one even if work was added
+            // since; a timed-out one still reports a zero that came in at the last moment.
+            return Poll::Ready(notified || self.count.load(Ordering::Acquire) == 0);
+        }
+    }
+}
+
+impl Default for AsyncWaitGroup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for AsyncWaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncWaitGroup")
+            .field("count", &self.count())
+            .field("waiters", &self.inner.zero.total_listeners())
+            .finish()
+    }
+}
+
+#[cold]
+#[track_caller]
+fn overflow(old: usize, n: usize) -> ! {
+    panic!("AsyncWaitGroup::add({n}) overflows the count: it is {old} and cannot exceed isize::MAX")
+}
+
+/// Future returned by [`AsyncWaitGroup::wait`]: ready once the count is seen at zero.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping it loses nothing.
+#[must_use = "futures do nothing unless polled"]
+pub struct Wait<'a> {
+    inner: &'a Inner,
+    listener: Option<EventListener>,
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.inner
+            .poll_zero(&mut this.listener, |listener| {
+                let listener = listener.as_mut().expect("poll_zero hands over a listener");
+                Pin::new(listener).poll(cx).map(|()| true)
+            })
+            .map(|_| ())
+    }
+}
+
+impl fmt::Debug for Wait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wait")
+            .field("count", &self.inner.count.load(Ordering::Relaxed))
+            .field("listening", &self.listener.is_some())
+            .finish()
+    }
+}
+
+/// Counts one piece of work in an [`AsyncWaitGroup`] and calls
+/// [`done`](AsyncWaitGroup::done) when dropped, unwinding included.
+///
+/// Made by [`AsyncWaitGroup::guard`]. `'static + Send + Sync`.
+///
+/// # Examples
+///
+/// ```
+/// let wg = taskgroup::AsyncWaitGroup::new();
+/// {
+///     let _guard = wg.guard();
+///     assert_eq!(wg.count(), 1);
+/// }
+/// assert_eq!(wg.count(), 0);
+/// ```
+#[must_use = "the work is done as soon as the guard is dropped"]
+pub struct WaitGroupGuard {
+    wg: AsyncWaitGroup,
+}
+
+impl Drop for WaitGroupGuard {
+    fn drop(&mut self) {
+        self.wg.done();
+    }
+}
+
+impl fmt::Debug for WaitGroupGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroupGuard")
+            .field("count", &self.wg.count())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// Future returned by [`AsyncWaitGroup::track`]: runs the inner future and counts it as
+    /// done when it completes or is dropped.
+    ///
+    /// `'static + Send` when the inner future is, so it can be spawned on any runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it drops the inner future and counts the work as done.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Track<F> {
+        #[pin]
+        future: F,
+        guard: Option<WaitGroupGuard>,
+    }
+}
+
+impl<F: Future> Future for Track<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let output = std::task::ready!(this.future.poll(cx));
+        // Done at completion, even if the caller keeps the finished future around.
+        *this.guard = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<F> fmt::Debug for Track<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Track")
+            .field("finished", &self.guard.is_none())
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use futures::task::noop_waker_ref;
+    use std::sync::atomic::AtomicBool;
+
+    fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+        Pin::new(fut).poll(&mut Context::from_waker(noop_waker_ref()))
+    }
+
+    #[test]
+    fn wait_is_ready_at_once_on_a_zero_count() {
+        let wg = AsyncWaitGroup::new();
+        assert!(poll_once(&mut wg.wait()).is_ready());
+        assert!(wg.wait_blocking_timeout(Duration::ZERO));
+    }
+
+    #[test]
+    fn wait_is_pending_until_the_last_done() {
+        let wg = AsyncWaitGroup::new();
+        wg.add(2);
+        let mut wait = wg.wait();
+        assert!(poll_once(&mut wait).is_pending());
+        wg.done();
+        assert!(poll_once(&mut wait).is_pending());
+        wg.done();
+        assert!(poll_once(&mut wait).is_ready());
+    }
+
+    #[test]
+    fn a_waiter_present_at_zero_completes_even_if_work_is_added_right_after() {
+        let wg = AsyncWaitGroup::new();
+        wg.add(1);
+        let mut early = wg.wait();
+        assert!(poll_once(&mut early).is_pending());
+        wg.done();
+        wg.add(1); // reuse before the waiter ran
+        assert!(poll_once(&mut early).is_ready());
+        // A waiter that starts now waits for the next zero.
+        let mut late = wg.wait();
+        assert!(poll_once(&mut late).is_pending());
+        wg.done();
+        assert!(poll_once(&mut late).is_ready());
+    }
+
+    #[test]
+    fn done_below_zero_panics_and_leaves_the_count_at_zero() {
+        let wg = AsyncWaitGroup::new();
+        let err = std::panic::catch_unwind(|| wg.done()).unwrap_err();
+        let msg = err.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert!(msg.contains("more times than add()"), "{msg}");
+        assert_eq!(wg.count(), 0);
+        wg.add(1);
+        assert_eq!(wg.count(), 1);
+    }
+
+    #[test]
+    fn add_past_the_maximum_panics_and_leaves_the_count_unchanged() {
+        let wg = AsyncWaitGroup::new();
+        wg.add(3);
+        let err = std::panic::catch_unwind(|| wg.add(MAX_COUNT)).unwrap_err();
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            msg.contains("add(9223372036854775807)") || msg.contains("overflows"),
+            "{msg}"
+        );
+        assert_eq!(wg.count(), 3);
+        assert!(std::panic::catch_unwind(|| wg.add(usize::MAX)).is_err());
+        assert_eq!(wg.count(), 3);
+        wg.add(MAX_COUNT - 3); // exactly the maximum is allowed
+        assert_eq!(wg.count(), MAX_COUNT);
+    }
+
+    #[test]
+    fn a_guard_is_done_when_dropped_during_a_panic() {
+        let wg = AsyncWaitGroup::new();
+        let guard = wg.guard();
+        let _ = std::panic::catch_unwind(move || {
+            let _guard = guard;
+            panic!("task failed");
+        });
+        assert_eq!(wg.count(), 0);
+    }
+
+    #[test]
+    fn track_is_done_at_completion_and_when_dropped_unfinished() {
+        let wg = AsyncWaitGroup::new();
+        let mut finished = wg.track(std::future::ready(7));
+        assert_eq!(wg.count(), 1);
+        assert_eq!(poll_once(&mut finished), Poll::Ready(7));
+        assert_eq!(
+            wg.count(),
+            0,
+            "done at completion, before the future is dropped"
+        );
+
+        let unfinished = wg.track(std::future::pending::<()>());
+        assert_eq!(wg.count(), 1);
+        drop(unfinished);
+        assert_eq!(wg.count(), 0);
+    }
+
+    #[test]
+    fn a_dropped_waiter_does_not_take_the_wakeup_of_another() {
+        let wg = AsyncWaitGroup::new();
+        wg.add(1);
+        let mut kept = wg.wait();
+        let mut dropped = wg.wait();
+        assert!(poll_once(&mut kept).is_pending());
+        assert!(poll_once(&mut dropped).is_pending());
+        drop(dropped);
+        wg.done();
+        assert!(poll_once(&mut kept).is_ready());
+    }
+
+    #[test]
+    fn wait_blocking_returns_when_another_thread_finishes() {
+        let wg = AsyncWaitGroup::new();
+        let guard = wg.guard();
+        let started = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let started = started.clone();
+            std::thread::spawn(move || {
+                started.store(true, Ordering::Relaxed);
+                drop(guard);
+            })
+        };
+        wg.wait_blocking();
+        assert!(started.load(Ordering::Relaxed));
+        worker.join().unwrap();
+    }
+
+    #[test]
+    fn debug_shows_count_and_waiters() {
+        let wg = AsyncWaitGroup::new();
+        wg.add(2);
+        let mut wait = wg.wait();
+        assert!(poll_once(&mut wait).is_pending());
+        assert_eq!(format!("{wg:?}"), "AsyncWaitGroup { count: 2, waiters: 1 }");
+        wg.done();
+        wg.done();
+    }
+}
