@@ -49,8 +49,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod sync;
+#[cfg(not(loom))]
 mod time;
 mod wait_group;
 
+#[cfg(not(loom))]
 pub use time::{Elapsed, Timeout, TimeoutExt};
 pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use event_listener::{Event, EventListener, Listener};
 use pin_project_lite::pin_project;
 
-use crate::sync::{fence, Arc, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicUsize, Ordering};
 
 /// The largest count a group holds; an `add` past it panics. Keeping the counter at or below
 /// `isize::MAX` leaves the top half of `usize` as room to detect an overflow before it wraps.
@@ -82,8 +82,9 @@ struct Inner {
     /// Outstanding work. Every change is an atomic read-modify-write, so all `done()`s form
     /// one release sequence that the `done()` reaching zero reads in full.
     count: AtomicUsize,
-    /// Notified only when `count` goes from one to zero, so a notified listener proves that a
-    /// zero was reached after it started listening.
+    /// Notified when `count` goes from one to zero. Waiters treat a notification as a hint
+    /// and re-read `count`: a notification can be late (issued for a zero that work added since
+    /// has already ended), so it proves nothing on its own.
     zero: Event,
 }
 
@@ -155,10 +156,8 @@ impl AsyncWaitGroup {
         // the release sequence of every earlier `done()`, as all writers are RMWs.
         let old = self.inner.count.fetch_sub(1, Ordering::Release);
         if old == 1 {
-            // Acquire: the zero-maker now holds every other task's writes (it read the whole
-            // release sequence), and hands them on through the listener lock in `notify`, so a
-            // woken waiter that does not re-read `count` still sees them.
-            fence(Ordering::Acquire);
+            // Wake every waiter. They re-read `count` (Acquire) before returning, so the
+            // synchronisation is carried by the counter, not by the notification.
             self.inner.zero.notify(usize::MAX);
         } else if old == 0 {
             self.inner.count.fetch_add(1, Ordering::Relaxed);
@@ -246,9 +245,10 @@ impl AsyncWaitGroup {
 
     /// Waits until the count is seen at zero; ready at once if it already is.
     ///
-    /// Any number of tasks may wait at once. A waiter that was waiting when the count reached
-    /// zero completes even if new work is added right after (Go's semantics); a waiter that
-    /// starts later waits for the next zero.
+    /// Any number of tasks may wait at once. A waiter completes when it *sees* the count at
+    /// zero: if the group is reused (work is added again) before a woken waiter ran, that waiter
+    /// waits for the new work too, as with tokio-util's `TaskTracker`. Go asks you not to reuse a
+    /// group before every `Wait` returned; here that is allowed, and only means longer waits.
     ///
     /// # Cancel safety
     ///
@@ -360,14 +360,17 @@ impl Inner {
                 *listener = Some(self.zero.listen());
                 continue;
             }
-            let notified = match block(listener) {
+            match block(listener) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(notified) => notified,
-            };
-            *listener = None;
-            // Only a zero notifies, so a notified listener saw one even if work was added
-            // since; a timed-out one still reports a zero that came in at the last moment.
-            return Poll::Ready(notified || self.count.load(Ordering::Acquire) == 0);
+                // Notified: a zero was reached, but work may have been added since (or the
+                // notification was for an earlier zero): check again at the top.
+                Poll::Ready(true) => *listener = None,
+                // Gave up at the deadline: a zero that came in at the last moment still counts.
+                Poll::Ready(false) => {
+                    *listener = None;
+                    return Poll::Ready(self.count.load(Ordering::Acquire) == 0);
+                }
+            }
         }
     }
 }
@@ -528,19 +531,16 @@ mod tests {
     }
 
     #[test]
-    fn a_waiter_present_at_zero_completes_even_if_work_is_added_right_after() {
+    fn a_waiter_that_misses_a_brief_zero_waits_for_the_next_one() {
         let wg = AsyncWaitGroup::new();
         wg.add(1);
         let mut early = wg.wait();
         assert!(poll_once(&mut early).is_pending());
         wg.done();
-        wg.add(1); // reuse before the waiter ran
-        assert!(poll_once(&mut early).is_ready());
-        // A waiter that starts now waits for the next zero.
-        let mut late = wg.wait();
-        assert!(poll_once(&mut late).is_pending());
+        wg.add(1); // reused before the woken waiter ran
+        assert!(poll_once(&mut early).is_pending(), "the count it sees is 1");
         wg.done();
-        assert!(poll_once(&mut late).is_ready());
+        assert!(poll_once(&mut early).is_ready());
     }
 
     #[test]

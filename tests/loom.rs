@@ -1,0 +1,85 @@
+//! loom models of the wake-up cores. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom`.
+//!
+//! Each model is tiny (two or three threads, one operation each); loom explores every
+//! interleaving, and `event-listener` runs on loom's primitives too (see `Cargo.toml`).
+#![cfg(loom)]
+
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+use taskgroup::AsyncWaitGroup;
+
+/// A `done()` racing a `wait()` that is registering its listener: the waiter wakes, and it sees
+/// the write the task made before `done()`.
+#[test]
+fn done_racing_an_async_waiter_is_never_lost() {
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        let data = Arc::new(UnsafeCell::new(0));
+        let guard = wg.guard();
+        let worker = {
+            let data = data.clone();
+            thread::spawn(move || {
+                // SAFETY: the only writer, before `done()`; the reader runs after `wait()`.
+                data.with_mut(|d| unsafe { *d = 42 });
+                drop(guard);
+            })
+        };
+        loom::future::block_on(wg.wait());
+        // SAFETY: `wait()` saw zero, so the write happened-before (loom checks it).
+        assert_eq!(data.with(|d| unsafe { *d }), 42);
+        worker.join().unwrap();
+    });
+}
+
+/// Two `done()`s racing each other and a blocking waiter: the waiter wakes once both are done
+/// and sees both writes (the release sequence of the two decrements).
+#[test]
+fn two_dones_racing_a_blocking_waiter() {
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        let cells = Arc::new((UnsafeCell::new(0), UnsafeCell::new(0)));
+        let workers: Vec<_> = (0..2)
+            .map(|i| {
+                let guard = wg.guard();
+                let cells = cells.clone();
+                thread::spawn(move || {
+                    let cell = if i == 0 { &cells.0 } else { &cells.1 };
+                    // SAFETY: each cell has one writer, before its `done()`.
+                    cell.with_mut(|c| unsafe { *c = i + 1 });
+                    drop(guard);
+                })
+            })
+            .collect();
+        wg.wait_blocking();
+        assert_eq!(wg.count(), 0, "wait_blocking returned early");
+        // SAFETY: both `done()`s happened-before the zero that `wait_blocking` saw.
+        assert_eq!(cells.0.with(|c| unsafe { *c }), 1);
+        assert_eq!(cells.1.with(|c| unsafe { *c }), 2);
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
+}
+
+/// Two async waiters and one `done()`: both wake, whatever the order of registration.
+#[test]
+fn every_waiter_wakes_at_zero() {
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        wg.add(1);
+        let other = {
+            let wg = wg.clone();
+            thread::spawn(move || loom::future::block_on(wg.wait()))
+        };
+        let doner = {
+            let wg = wg.clone();
+            thread::spawn(move || wg.done())
+        };
+        loom::future::block_on(wg.wait());
+        other.join().unwrap();
+        doner.join().unwrap();
+        assert_eq!(wg.count(), 0);
+    });
+}
