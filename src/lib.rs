@@ -56,3 +56,8 @@ mod wait_group;
 #[cfg(not(loom))]
 pub use time::{Elapsed, Timeout, TimeoutExt};
 pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};
+
+/// The README's examples, compiled and run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -109,21 +109,29 @@ impl Runtime for FuturesExecutor {
 #[macro_export]
 macro_rules! runtime_tests {
     ($($(#[$meta:meta])* $scenario:ident),* $(,)?) => {
-        $crate::runtime_tests!(@rt tokio_current_thread, $crate::common::TokioCurrentThread, $($(#[$meta])* $scenario),*);
-        $crate::runtime_tests!(@rt tokio_multi_thread, $crate::common::TokioMultiThread, $($(#[$meta])* $scenario),*);
-        $crate::runtime_tests!(@rt async_std, $crate::common::AsyncStd, $($(#[$meta])* $scenario),*);
-        $crate::runtime_tests!(@rt smol, $crate::common::Smol, $($(#[$meta])* $scenario),*);
-        $crate::runtime_tests!(@rt futures_executor, $crate::common::FuturesExecutor, $($(#[$meta])* $scenario),*);
+        $crate::runtime_tests!(@rt tokio_current_thread, $crate::common::TokioCurrentThread, [], $($(#[$meta])* $scenario),*);
+        $crate::runtime_tests!(@rt tokio_multi_thread, $crate::common::TokioMultiThread, [], $($(#[$meta])* $scenario),*);
+        // async-std and smol drive async-io's reactor (epoll, timerfd), which Miri cannot run.
+        $crate::runtime_tests!(@rt async_std, $crate::common::AsyncStd, [#[cfg_attr(miri, ignore)]], $($(#[$meta])* $scenario),*);
+        $crate::runtime_tests!(@rt smol, $crate::common::Smol, [#[cfg_attr(miri, ignore)]], $($(#[$meta])* $scenario),*);
+        $crate::runtime_tests!(@rt futures_executor, $crate::common::FuturesExecutor, [], $($(#[$meta])* $scenario),*);
     };
-    (@rt $module:ident, $rt:ty, $($(#[$meta:meta])* $scenario:ident),*) => {
+    (@rt $module:ident, $rt:ty, [$($rt_meta:tt)*], $($scenarios:tt)*) => {
         mod $module {
-            $(
-                #[test]
-                $(#[$meta])*
-                fn $scenario() {
-                    super::$scenario::<$rt>();
-                }
-            )*
+            // A scenario ignored under Miri on a runtime ignored under Miri has two `ignore`s.
+            #![allow(unused_attributes)]
+            $crate::runtime_tests!(@tests $rt, [$($rt_meta)*]; $($scenarios)*);
         }
     };
+    // One scenario at a time, so the runtime's attributes and the scenario's stay apart.
+    (@tests $rt:ty, [$($rt_meta:tt)*]; $(#[$meta:meta])* $scenario:ident $(, $($rest:tt)*)?) => {
+        #[test]
+        $($rt_meta)*
+        $(#[$meta])*
+        fn $scenario() {
+            super::$scenario::<$rt>();
+        }
+        $crate::runtime_tests!(@tests $rt, [$($rt_meta)*]; $($($rest)*)?);
+    };
+    (@tests $rt:ty, [$($rt_meta:tt)*];) => {};
 }
