@@ -48,6 +48,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod semaphore;
 mod sync;
 #[cfg(not(loom))]
 mod time;
@@ -55,6 +56,10 @@ mod wait_group;
 
 #[cfg(not(loom))]
 pub use time::{Elapsed, Timeout, TimeoutExt};
+pub use semaphore::{
+    AcquireError, Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+    TryAcquireError,
+};
 pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.

@@ -1,17 +1,40 @@
 //! The loom switch: the synchronisation types the primitives are built on.
 //!
-//! Under `--cfg loom` these are loom's model-checked types (and `event-listener` runs on loom's
-//! primitives too, see `Cargo.toml`); otherwise they are std's. Primitives import from here, never
-//! from `std::sync` directly, so a loom model exercises exactly the code users run.
+//! Under `--cfg loom` these are loom's model-checked types (and `event-listener` and `parking`
+//! run on loom's primitives too, see `Cargo.toml`); otherwise they are std's. Primitives import
+//! from here, never from `std::sync` directly, so a loom model exercises the code users run.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
     atomic::{AtomicUsize, Ordering},
-    Arc,
+    Arc, Mutex, MutexGuard,
 };
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
     atomic::{AtomicUsize, Ordering},
-    Arc,
+    Arc, Mutex, MutexGuard,
 };
+
+/// Locks `mutex`, ignoring poisoning: the primitives keep their state consistent at every
+/// point where user code (a waker) can panic, so a poisoned lock holds valid state.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `future` to completion on the current thread, parking it while the future is pending:
+/// the `_blocking` forms drive the same state machine as the async ones through this.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll};
+
+    let (parker, unparker) = parking::pair();
+    let waker = std::task::Waker::from(unparker);
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        parker.park();
+    }
+}
