@@ -44,11 +44,15 @@ fn multi_thread_runtime() -> Runtime {
         .expect("tokio runtime")
 }
 
-/// One add + one done with nobody waiting: the cost every spawned task pays twice over.
+/// One add + one done with nobody waiting: the cost every spawned task pays.
 ///
-/// The floor is the two atomic read-modify-writes any counter needs; taskgroup's `add`/`done`
-/// is exactly that plus an overflow/underflow check. The guard-style peers also clone and drop
-/// an `Arc` (two more RMWs), so they are compared with taskgroup's `guard()` line.
+/// The floor is the two atomic read-modify-writes any counter needs. In the main lines every
+/// group holds one other unit of outstanding work, so the pair goes 1 -> 2 -> 1, the state a
+/// group is in while a batch runs (crossbeam's and waitgroup's handles count themselves, so they
+/// are always there). The guard-style peers also clone and drop an `Arc` (two more RMWs) and are
+/// best compared with taskgroup's `guard()` line. The `_to_zero` lines start from an empty group,
+/// so every `done()` takes the zero path with no waiter: the price of the last `done()` of a
+/// batch.
 fn add_done_uncontended(c: &mut Criterion) {
     let mut g = c.benchmark_group("add_done_uncontended");
 
@@ -61,6 +65,7 @@ fn add_done_uncontended(c: &mut Criterion) {
     });
 
     let wg = AsyncWaitGroup::new();
+    let held = wg.guard();
     g.bench_function("taskgroup_add_done", |b| {
         b.iter(|| {
             black_box(&wg).add(1);
@@ -70,26 +75,38 @@ fn add_done_uncontended(c: &mut Criterion) {
     g.bench_function("taskgroup_guard_drop", |b| {
         b.iter(|| drop(black_box(&wg).guard()))
     });
+    drop(held);
+    g.bench_function("taskgroup_add_done_to_zero", |b| {
+        b.iter(|| {
+            black_box(&wg).add(1);
+            black_box(&wg).done();
+        })
+    });
 
-    // Each clone counts one, each drop is its done.
+    // Each clone counts one, each drop is its done; the group's own handle counts too.
     let cb = crossbeam_utils::sync::WaitGroup::new();
     g.bench_function("crossbeam_clone_drop", |b| {
         b.iter(|| drop(black_box(&cb).clone()))
     });
 
     let ag = awaitgroup::WaitGroup::new();
+    let held = ag.worker();
     g.bench_function("awaitgroup_worker_done", |b| {
+        b.iter(|| black_box(&ag).worker().done())
+    });
+    held.done();
+    g.bench_function("awaitgroup_worker_done_to_zero", |b| {
         b.iter(|| black_box(&ag).worker().done())
     });
 
     // `add` returns a handle (an `Arc` clone) to move into the worker; `done` goes through the
     // handle, as wg's docs do.
     let wgs = wg::WaitGroup::new();
-    g.bench_function("wg_add_done", |b| {
-        b.iter(|| {
-            let handle = black_box(&wgs).add(1);
-            handle.done();
-        })
+    let held = wgs.add(1);
+    g.bench_function("wg_add_done", |b| b.iter(|| black_box(&wgs).add(1).done()));
+    held.done();
+    g.bench_function("wg_add_done_to_zero", |b| {
+        b.iter(|| black_box(&wgs).add(1).done())
     });
 
     // A worker is an `Arc` clone; the group is done when the last one is dropped.
@@ -98,8 +115,15 @@ fn add_done_uncontended(c: &mut Criterion) {
         b.iter(|| drop(black_box(&wgp).worker()))
     });
 
+    // An open tracker never notifies; a closed one notifies at every return to zero.
     let tracker = TaskTracker::new();
+    let held = tracker.token();
     g.bench_function("tokio_util_token_drop", |b| {
+        b.iter(|| drop(black_box(&tracker).token()))
+    });
+    drop(held);
+    tracker.close();
+    g.bench_function("tokio_util_token_drop_to_zero_closed", |b| {
         b.iter(|| drop(black_box(&tracker).token()))
     });
 
@@ -125,6 +149,22 @@ fn spawn_10k_guards_tokio_mt(c: &mut Criterion) {
                     drop(guard);
                 });
             }
+            wg.wait().await;
+        })
+    });
+
+    g.bench_function("taskgroup_guard_held", |b| {
+        b.to_async(&rt).iter(|| async {
+            let wg = AsyncWaitGroup::new();
+            let held = wg.guard();
+            for i in 0..TASKS {
+                let guard = wg.guard();
+                tokio::spawn(async move {
+                    black_box(i);
+                    drop(guard);
+                });
+            }
+            drop(held);
             wg.wait().await;
         })
     });

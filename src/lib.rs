@@ -54,12 +54,12 @@ mod sync;
 mod time;
 mod wait_group;
 
-#[cfg(not(loom))]
-pub use time::{Elapsed, Timeout, TimeoutExt};
 pub use semaphore::{
-    AcquireError, Acquire, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,
 };
+#[cfg(not(loom))]
+pub use time::{Elapsed, Timeout, TimeoutExt};
 pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.

@@ -1090,14 +1090,21 @@ mod tests {
         let mut big = sem.acquire_many(3);
         assert!(poll(&mut big).is_pending());
         let mut small = sem.acquire();
-        assert!(poll(&mut small).is_pending(), "small waits behind big, though 2 are free");
-        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits, "no barging");
+        assert!(
+            poll(&mut small).is_pending(),
+            "small waits behind big, though 2 are free"
+        );
+        assert_eq!(
+            sem.try_acquire().unwrap_err(),
+            TryAcquireError::NoPermits,
+            "no barging"
+        );
         drop(one);
         let big = granted(poll(&mut big));
         assert_eq!(big.num_permits(), 3);
         assert!(poll(&mut small).is_pending());
         drop(big);
-        granted(poll(&mut small));
+        drop(granted(poll(&mut small)));
     }
 
     #[test]
@@ -1127,7 +1134,7 @@ mod tests {
         assert!(poll(&mut big).is_pending());
         assert!(poll(&mut small).is_pending());
         drop(big);
-        granted(poll(&mut small));
+        drop(granted(poll(&mut small)));
         drop(one);
     }
 
@@ -1150,7 +1157,13 @@ mod tests {
     fn too_large_requests_fail_at_once_with_both_numbers() {
         let sem = Semaphore::new(3);
         let err = poll(&mut sem.acquire_many(4)).map(|r| r.unwrap_err());
-        assert_eq!(err, Poll::Ready(AcquireError::TooLarge { requested: 4, total: 3 }));
+        assert_eq!(
+            err,
+            Poll::Ready(AcquireError::TooLarge {
+                requested: 4,
+                total: 3
+            })
+        );
         assert_eq!(
             err.map(|e| e.to_string()),
             Poll::Ready("requested 4 permits from a semaphore with a total of 3".into())
@@ -1159,7 +1172,10 @@ mod tests {
         let _all = sem.try_acquire_many(3).unwrap();
         assert_eq!(
             sem.try_acquire_many(4).unwrap_err(),
-            TryAcquireError::TooLarge { requested: 4, total: 3 }
+            TryAcquireError::TooLarge {
+                requested: 4,
+                total: 3
+            }
         );
     }
 
@@ -1174,9 +1190,15 @@ mod tests {
         sem.resize(2);
         assert_eq!(
             poll(&mut three).map(|r| r.unwrap_err()),
-            Poll::Ready(AcquireError::TooLarge { requested: 3, total: 2 })
+            Poll::Ready(AcquireError::TooLarge {
+                requested: 3,
+                total: 2
+            })
         );
-        assert!(poll(&mut one).is_pending(), "2 of the 4 out are owed to the shrink");
+        assert!(
+            poll(&mut one).is_pending(),
+            "2 of the 4 out are owed to the shrink"
+        );
         drop(held);
         let p = granted(poll(&mut one));
         assert_eq!(sem.available_permits(), 1);
@@ -1193,7 +1215,10 @@ mod tests {
         held.forget();
         assert_eq!(
             poll(&mut three).map(|r| r.unwrap_err()),
-            Poll::Ready(AcquireError::TooLarge { requested: 3, total: 1 })
+            Poll::Ready(AcquireError::TooLarge {
+                requested: 3,
+                total: 1
+            })
         );
         assert_eq!(sem.available_permits(), 1);
     }
@@ -1205,7 +1230,7 @@ mod tests {
         let mut five = sem.acquire_many(5);
         assert!(poll(&mut five).is_pending(), "no TooLarge on a zero total");
         sem.add_permits(5);
-        granted(poll(&mut five));
+        drop(granted(poll(&mut five)));
     }
 
     #[test]
@@ -1219,7 +1244,7 @@ mod tests {
         assert!(poll(&mut w).is_pending());
         assert_eq!(sem.available_permits(), 0);
         sem.resize(2);
-        granted(poll(&mut w));
+        drop(granted(poll(&mut w)));
     }
 
     #[test]
@@ -1245,7 +1270,10 @@ mod tests {
         let empty = granted(poll(&mut sem.acquire_many(0)));
         assert_eq!(empty.num_permits(), 0);
         sem.close();
-        assert!(matches!(poll(&mut sem.acquire_many(0)), Poll::Ready(Err(AcquireError::Closed))));
+        assert!(matches!(
+            poll(&mut sem.acquire_many(0)),
+            Poll::Ready(Err(AcquireError::Closed))
+        ));
     }
 
     #[test]
@@ -1256,8 +1284,14 @@ mod tests {
         assert!(poll(&mut w).is_pending());
         sem.close();
         assert!(sem.is_closed());
-        assert!(matches!(poll(&mut w), Poll::Ready(Err(AcquireError::Closed))));
-        assert!(matches!(poll(&mut sem.acquire()), Poll::Ready(Err(AcquireError::Closed))));
+        assert!(matches!(
+            poll(&mut w),
+            Poll::Ready(Err(AcquireError::Closed))
+        ));
+        assert!(matches!(
+            poll(&mut sem.acquire()),
+            Poll::Ready(Err(AcquireError::Closed))
+        ));
         assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
         drop(held);
         assert_eq!(sem.available_permits(), 1);

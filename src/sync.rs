@@ -19,7 +19,9 @@ pub(crate) use std::sync::{
 /// Locks `mutex`, ignoring poisoning: the primitives keep their state consistent at every
 /// point where user code (a waker) can panic, so a poisoned lock holds valid state.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs `future` to completion on the current thread, parking it while the future is pending:
