@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the unit tests and the wait-group/timeout integration tests under Miri (nightly).
+# Runs the unit tests and the wait-group, timeout and semaphore tests under Miri (nightly).
 # Installs the nightly toolchain and the miri component with rustup when they are missing; where
 # they cannot be fetched it prints a loud SKIPPED line and exits 0, so Miri never blocks CI.
 # Timer-based tests that Miri cannot run are marked #[cfg_attr(miri, ignore)] in the tests.
@@ -33,5 +33,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/miri"
 
 echo "miri.sh: unit tests"
 cargo "+$TOOLCHAIN" miri test --lib
-echo "miri.sh: wait-group and timeout tests"
+echo "miri.sh: wait-group, timeout and auto-trait tests"
 cargo "+$TOOLCHAIN" miri test --test wait_group --test wait_group_props --test auto_traits
+echo "miri.sh: semaphore tests"
+cargo "+$TOOLCHAIN" miri test --test semaphore --test semaphore_props

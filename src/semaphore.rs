@@ -583,15 +583,16 @@ impl Semaphore {
         }
     }
 
-    /// Permits that vanish with a forgotten permit: they pay a debt first, then lower the total.
+    /// Permits that vanish with a forgotten permit: they lower the total; past zero, they pay
+    /// the debt of a shrink (`n <= out <= total + debt`, so it always suffices).
     fn forget_permits(&self, n: usize) {
         if n == 0 {
             return;
         }
         let mut queue = lock(&self.queue);
-        let paid = n.min(queue.debt);
-        queue.debt -= paid;
-        let total = queue.total - (n - paid);
+        let from_total = n.min(queue.total);
+        queue.debt -= n - from_total;
+        let total = queue.total - from_total;
         let wakes = self.set_total_locked(&mut queue, total);
         drop(queue);
         wake_all(wakes);

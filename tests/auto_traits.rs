@@ -3,7 +3,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use taskgroup::{AsyncWaitGroup, Elapsed, Timeout, Track, Wait, WaitGroupGuard};
+use taskgroup::{
+    Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, Elapsed, OwnedSemaphorePermit, Semaphore,
+    SemaphorePermit, Timeout, Track, TryAcquireError, Wait, WaitGroupGuard,
+};
 
 fn send<T: Send>() {}
 fn sync<T: Sync>() {}
@@ -42,4 +45,26 @@ fn timeout_types() {
     sync::<Elapsed>();
     fn error<E: std::error::Error + Send + Sync + 'static>() {}
     error::<Elapsed>();
+}
+
+#[test]
+fn semaphore_types() {
+    send::<Semaphore>();
+    sync::<Semaphore>();
+    unpin::<Semaphore>();
+    send::<Acquire<'_>>();
+    sync::<Acquire<'_>>();
+    unpin::<Acquire<'_>>();
+    send::<AcquireOwned>();
+    sync::<AcquireOwned>();
+    static_::<AcquireOwned>();
+    unpin::<AcquireOwned>();
+    send::<SemaphorePermit<'_>>();
+    sync::<SemaphorePermit<'_>>();
+    send::<OwnedSemaphorePermit>();
+    sync::<OwnedSemaphorePermit>();
+    static_::<OwnedSemaphorePermit>();
+    fn error<E: std::error::Error + Send + Sync + 'static>() {}
+    error::<AcquireError>();
+    error::<TryAcquireError>();
 }

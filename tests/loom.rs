@@ -83,3 +83,64 @@ fn every_waiter_wakes_at_zero() {
         assert_eq!(wg.count(), 0);
     });
 }
+
+mod semaphore {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Waker};
+    use taskgroup::Semaphore;
+
+    fn poll_once<F: Future + Unpin>(fut: &mut F) -> bool {
+        Pin::new(fut)
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+    }
+
+    /// A release racing a waiter that is registering: the waiter gets the permit, and sees
+    /// what the releaser wrote while holding it.
+    #[test]
+    fn release_racing_a_registering_waiter() {
+        loom::model(|| {
+            let sem = std::sync::Arc::new(Semaphore::new(1));
+            let data = Arc::new(UnsafeCell::new(0));
+            let held = sem.clone().try_acquire_owned().unwrap();
+            let releaser = {
+                let data = data.clone();
+                thread::spawn(move || {
+                    // SAFETY: written while holding the only permit.
+                    data.with_mut(|d| unsafe { *d = 7 });
+                    drop(held);
+                })
+            };
+            let permit = loom::future::block_on(sem.acquire()).unwrap();
+            // SAFETY: the permit came back through the release, which happened-before.
+            assert_eq!(data.with(|d| unsafe { *d }), 7);
+            drop(permit);
+            releaser.join().unwrap();
+            assert_eq!(sem.available_permits(), 1);
+        });
+    }
+
+    /// The head waiter is dropped while a release hands it the permit: the permit reaches the
+    /// next waiter, and none is lost.
+    #[test]
+    fn head_dropped_while_being_handed_permits() {
+        loom::model(|| {
+            let sem = std::sync::Arc::new(Semaphore::new(1));
+            let held = sem.clone().try_acquire_owned().unwrap();
+            let mut head = sem.clone().acquire_owned();
+            let mut next = sem.clone().acquire_owned();
+            assert!(!poll_once(&mut head));
+            assert!(!poll_once(&mut next));
+            let releaser = thread::spawn(move || drop(held));
+            let canceller = thread::spawn(move || drop(head));
+            let permit = loom::future::block_on(next).unwrap();
+            assert_eq!(permit.num_permits(), 1);
+            releaser.join().unwrap();
+            canceller.join().unwrap();
+            drop(permit);
+            assert_eq!(sem.available_permits(), 1);
+        });
+    }
+}

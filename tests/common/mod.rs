@@ -135,3 +135,18 @@ macro_rules! runtime_tests {
     };
     (@tests $rt:ty, [$($rt_meta:tt)*];) => {};
 }
+
+/// Yields once to the executor: pending the first time, woken at once.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
