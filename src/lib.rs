@@ -1,7 +1,7 @@
 //! Go's task-coordination idioms for async Rust, on any executor.
 //!
-//! taskgroup brings `sync.WaitGroup` and context-style timeouts to async Rust without tying
-//! your code to a runtime: waiting and waking go through [`event-listener`], so the same
+//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted` and context-style timeouts to async
+//! Rust without tying your code to a runtime: waiting and waking go through [`event-listener`], so the same
 //! primitives work under tokio, async-std, smol, `futures::executor` or a hand-rolled executor,
 //! and from plain threads where that makes sense.
 //!
@@ -12,6 +12,10 @@
 //! | `wg.Go(f)` (Go 1.25) | [`AsyncWaitGroup::track`] |
 //! | `wg.Wait()` | `wg.wait().await`, or [`wait_blocking`](AsyncWaitGroup::wait_blocking) from a thread |
 //! | `select { case <-done: case <-time.After(d): }` | `wg.wait().timeout(d).await` ([`TimeoutExt`]) |
+//! | `semaphore.NewWeighted(n)` | [`Semaphore::new(n)`](Semaphore::new) (a `const fn`) |
+//! | `sem.Acquire(ctx, n)` / `sem.Release(n)` | `sem.acquire_many(n).await?`, dropping the permit |
+//! | `sem.TryAcquire(n)` | [`Semaphore::try_acquire_many`] |
+//! | buffered channel `make(chan struct{}, n)` as a limit | `static SEM: Semaphore = Semaphore::new(n);` |
 //!
 //! # A tour
 //!
@@ -39,6 +43,23 @@
 //!         assert!(elapsed.waited() >= Duration::from_millis(50));
 //!     }
 //! }
+//! # });
+//! ```
+//!
+//! Cap concurrency, FIFO and weighted, with a semaphore the whole program shares:
+//!
+//! ```
+//! use taskgroup::Semaphore;
+//!
+//! static API: Semaphore = Semaphore::new(5); // at most 5 calls at once
+//!
+//! # futures::executor::block_on(async {
+//! let call = API.acquire().await.unwrap(); // waits its turn, in order
+//! let batch = API.acquire_many(3).await.unwrap(); // a weighted request
+//! assert_eq!(API.available_permits(), 1);
+//! API.resize(10); // scale up while permits are out
+//! assert_eq!(API.available_permits(), 6);
+//! # drop((call, batch));
 //! # });
 //! ```
 //!
