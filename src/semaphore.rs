@@ -433,7 +433,7 @@ impl Semaphore {
         };
         let wakes = self.grow_locked(&mut queue, total);
         drop(queue);
-        wake_all(wakes);
+        wakes.wake_all();
     }
 
     /// Sets the total to `total` while permits may be out: the dynamic scaling of a worker pool.
@@ -491,7 +491,7 @@ impl Semaphore {
             self.set_total_locked(&mut queue, total)
         };
         drop(queue);
-        wake_all(wakes);
+        wakes.wake_all();
     }
 
     /// Closes the semaphore: pending and later acquires fail with `Closed`; permits already out
@@ -512,7 +512,7 @@ impl Semaphore {
     pub fn close(&self) {
         let mut queue = lock(&self.queue);
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        let mut wakes = Vec::new();
+        let mut wakes = WakeList::new();
         for waiter in queue.waiters.drain(..) {
             waiter.decide(Err(AcquireError::Closed), &mut wakes);
         }
@@ -520,7 +520,7 @@ impl Semaphore {
             self.state.fetch_and(!SLOW, Ordering::Release);
         }
         drop(queue);
-        wake_all(wakes);
+        wakes.wake_all();
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -576,10 +576,10 @@ impl Semaphore {
         let old = self.state.fetch_add(n << SHIFT, Ordering::Release);
         if old & SLOW != 0 {
             let mut queue = lock(&self.queue);
-            let mut wakes = Vec::new();
+            let mut wakes = WakeList::new();
             self.settle_locked(&mut queue, &mut wakes);
             drop(queue);
-            wake_all(wakes);
+            wakes.wake_all();
         }
     }
 
@@ -595,7 +595,7 @@ impl Semaphore {
         let total = queue.total - from_total;
         let wakes = self.set_total_locked(&mut queue, total);
         drop(queue);
-        wake_all(wakes);
+        wakes.wake_all();
     }
 
     /// The slow path of an acquire: queue up under the lock, then serve the queue, which may
@@ -615,16 +615,24 @@ impl Semaphore {
             permits: n,
             slot: Mutex::new(Slot {
                 outcome: None,
-                waker: Some(waker.clone()),
+                waker: None,
             }),
         });
         queue.waiters.push_back(waiter.clone());
         // Set the flag, then look again: a release that missed the flag is seen by the settle.
         self.state.fetch_or(SLOW, Ordering::AcqRel);
-        let mut wakes = Vec::new();
+        let mut wakes = WakeList::new();
         self.settle_locked(&mut queue, &mut wakes);
+        // Only the queue lock's holder decides a waiter, so while we hold it the slot is stable:
+        // store the waker only if it is still needed (no spurious wake-up of ourselves).
+        {
+            let mut slot = lock(&waiter.slot);
+            if slot.outcome.is_none() {
+                slot.waker = Some(waker.clone());
+            }
+        }
         drop(queue);
-        wake_all(wakes);
+        wakes.wake_all();
         Ok(waiter)
     }
 
@@ -633,7 +641,7 @@ impl Semaphore {
     fn cancel(&self, waiter: &Arc<Waiter>) {
         let mut queue = lock(&self.queue);
         let outcome = lock(&waiter.slot).outcome.take();
-        let mut wakes = Vec::new();
+        let mut wakes = WakeList::new();
         match outcome {
             // Granted but never seen: the permits are ours to hand on.
             Some(Ok(())) => {
@@ -650,11 +658,11 @@ impl Semaphore {
             }
         }
         drop(queue);
-        wake_all(wakes);
+        wakes.wake_all();
     }
 
     /// Raises the total to `total` (≥ the current one): pays the debt first, frees the rest.
-    fn grow_locked(&self, queue: &mut Queue, total: usize) -> Vec<Waker> {
+    fn grow_locked(&self, queue: &mut Queue, total: usize) -> WakeList {
         let added = total - queue.total;
         let paid = added.min(queue.debt);
         queue.debt -= paid;
@@ -664,10 +672,10 @@ impl Semaphore {
     }
 
     /// Records a new total, fails queued waiters it makes too large, and serves the rest.
-    fn set_total_locked(&self, queue: &mut Queue, total: usize) -> Vec<Waker> {
+    fn set_total_locked(&self, queue: &mut Queue, total: usize) -> WakeList {
         queue.total = total;
         self.total.store(total, Ordering::Relaxed);
-        let mut wakes = Vec::new();
+        let mut wakes = WakeList::new();
         if total != 0 {
             queue.waiters.retain(|waiter| {
                 if waiter.permits <= total {
@@ -689,7 +697,7 @@ impl Semaphore {
 
     /// Under the lock: pays the debt from free permits, then grants the head waiters in order
     /// while their requests fit; clears `SLOW` when nothing is queued or owed.
-    fn settle_locked(&self, queue: &mut Queue, wakes: &mut Vec<Waker>) {
+    fn settle_locked(&self, queue: &mut Queue, wakes: &mut WakeList) {
         // Acquire: the permits handed out here come with their releasers' work.
         let mut state = self.state.load(Ordering::Acquire);
         loop {
@@ -732,7 +740,7 @@ impl Semaphore {
 
 impl Waiter {
     /// Sets the outcome (under the queue lock) and collects the waker to wake after unlocking.
-    fn decide(&self, outcome: Result<(), AcquireError>, wakes: &mut Vec<Waker>) {
+    fn decide(&self, outcome: Result<(), AcquireError>, wakes: &mut WakeList) {
         let mut slot = lock(&self.slot);
         slot.outcome = Some(outcome);
         if let Some(waker) = slot.waker.take() {
@@ -741,10 +749,38 @@ impl Waiter {
     }
 }
 
-/// Wakers are woken after the queue lock is released, so a woken task never waits for it.
-fn wake_all(wakes: Vec<Waker>) {
-    for waker in wakes {
-        waker.wake();
+/// Wakers collected under the queue lock and woken after it is released, so a woken task never
+/// waits for the lock its waker's caller holds. A release usually wakes one waiter: the first
+/// few live inline, so the common case allocates nothing.
+struct WakeList {
+    inline: [Option<Waker>; 4],
+    len: usize,
+    spill: Vec<Waker>,
+}
+
+impl WakeList {
+    fn new() -> Self {
+        Self {
+            inline: [None, None, None, None],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, waker: Waker) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(waker);
+                self.len += 1;
+            }
+            None => self.spill.push(waker),
+        }
+    }
+
+    fn wake_all(self) {
+        for waker in self.inline.into_iter().flatten().chain(self.spill) {
+            waker.wake();
+        }
     }
 }
 

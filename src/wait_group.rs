@@ -6,14 +6,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use event_listener::{Event, EventListener, Listener};
+use event_listener::{Event, EventListener, IntoNotification, Listener};
 use pin_project_lite::pin_project;
 
-use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::sync::{fence, Arc, AtomicUsize, Ordering};
 
-/// The largest count a group holds; an `add` past it panics. Keeping the counter at or below
-/// `isize::MAX` leaves the top half of `usize` as room to detect an overflow before it wraps.
-const MAX_COUNT: usize = isize::MAX as usize;
+/// The state word is `count << 1 | WAITERS`.
+const WAITERS: usize = 1;
+/// One unit of count in the state word.
+const ONE: usize = 2;
+/// The largest count a group holds; an `add` past it panics. Keeping the count at or below a
+/// quarter of `usize` leaves room to detect an overflow before the word wraps.
+const MAX_COUNT: usize = usize::MAX >> 2;
 
 /// Waits for a collection of tasks to finish: Go's `sync.WaitGroup` for async Rust.
 ///
@@ -79,12 +83,15 @@ pub struct AsyncWaitGroup {
 }
 
 struct Inner {
-    /// Outstanding work. Every change is an atomic read-modify-write, so all `done()`s form
-    /// one release sequence that the `done()` reaching zero reads in full.
-    count: AtomicUsize,
-    /// Notified when `count` goes from one to zero. Waiters treat a notification as a hint
-    /// and re-read `count`: a notification can be late (issued for a zero that work added since
-    /// has already ended), so it proves nothing on its own.
+    /// `count << 1 | WAITERS`: outstanding work, and whether someone may be listening on `zero`.
+    /// Every change is a read-modify-write, so all `done()`s form one release sequence that a
+    /// waiter reading the zero reads in full. Keeping the flag in the same word as the count lets
+    /// `done()` skip the notification (a lock and a fence in `event-listener`) when nobody waits,
+    /// with no fence of its own: the order of the two RMWs on one word settles every race.
+    state: AtomicUsize,
+    /// Notified when the count goes from one to zero with `WAITERS` set. Waiters treat a
+    /// notification as a hint and look at the count again: it can be late (issued for a zero
+    /// that work added since has already ended), so it proves nothing on its own.
     zero: Event,
 }
 
@@ -100,7 +107,7 @@ impl AsyncWaitGroup {
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Inner {
-                count: AtomicUsize::new(0),
+                state: AtomicUsize::new(0),
                 zero: Event::new(),
             }),
         }
@@ -114,7 +121,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// If the count would exceed `isize::MAX`; the count is left unchanged.
+    /// If the count would exceed `usize::MAX >> 2`; the count is left unchanged.
     ///
     /// # Examples
     ///
@@ -128,9 +135,12 @@ impl AsyncWaitGroup {
     pub fn add(&self, n: usize) {
         // Relaxed: an `add` publishes nothing. Waiters only act on a zero, and a zero is always
         // written by a `done()`, whose ordering carries everything.
-        let old = self.inner.count.fetch_add(n, Ordering::Relaxed);
-        if old > MAX_COUNT || n > MAX_COUNT - old {
-            self.inner.count.fetch_sub(n, Ordering::Relaxed);
+        if n > MAX_COUNT {
+            overflow(self.count(), n);
+        }
+        let old = self.inner.state.fetch_add(n * ONE, Ordering::Relaxed) >> 1;
+        if n > MAX_COUNT - old.min(MAX_COUNT) {
+            self.inner.state.fetch_sub(n * ONE, Ordering::Relaxed);
             overflow(old, n);
         }
     }
@@ -154,18 +164,37 @@ impl AsyncWaitGroup {
     pub fn done(&self) {
         // Release: publishes this task's writes to whoever later reads the zero. It is part of
         // the release sequence of every earlier `done()`, as all writers are RMWs.
-        let old = self.inner.count.fetch_sub(1, Ordering::Release);
-        if old == 1 {
-            // Wake every waiter. They re-read `count` (Acquire) before returning, so the
-            // synchronisation is carried by the counter, not by the notification.
-            self.inner.zero.notify(usize::MAX);
-        } else if old == 0 {
-            self.inner.count.fetch_add(1, Ordering::Relaxed);
+        let old = self.inner.state.fetch_sub(ONE, Ordering::Release);
+        if old >> 1 == 1 {
+            if old & WAITERS != 0 {
+                self.wake_waiters();
+            }
+        } else if old >> 1 == 0 {
+            self.inner.state.fetch_add(ONE, Ordering::Relaxed);
             panic!(
                 "AsyncWaitGroup::done() called with a count of zero: \
                  done() was called more times than add() counted"
             );
         }
+    }
+
+    /// The count reached zero with `WAITERS` set: clear the flag if the word is still exactly
+    /// "zero, waiters", and wake every waiter.
+    #[cold]
+    fn wake_waiters(&self) {
+        // Acquire: the waiters' flag-setting RMWs came after their listener was inserted, so
+        // reading them makes those insertions happen-before the `notify` below, which then finds
+        // every listener. (A waiter whose RMW comes later sees the zero in it.)
+        fence(Ordering::Acquire);
+        // Clearing fails if work was added meanwhile; the flag then stays for the next zero.
+        // A waiter that still needs it sets it again with its next look at the count.
+        let _ = self
+            .inner
+            .state
+            .compare_exchange(WAITERS, 0, Ordering::Relaxed, Ordering::Relaxed);
+        // No SeqCst fence needed (`relaxed()`): the race between registering and notifying is
+        // settled by the RMWs on `state` above, not by a fence.
+        self.inner.zero.notify(usize::MAX.relaxed());
     }
 
     /// The current count: work added and not yet done.
@@ -185,7 +214,7 @@ impl AsyncWaitGroup {
     #[inline]
     pub fn count(&self) -> usize {
         // Acquire: a zero read here comes with every finished task's writes.
-        self.inner.count.load(Ordering::Acquire)
+        self.inner.state.load(Ordering::Acquire) >> 1
     }
 
     /// Counts one piece of work and returns a guard that calls [`done`](Self::done) when it is
@@ -196,7 +225,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// As [`add`](Self::add), if the count would exceed `isize::MAX`.
+    /// As [`add`](Self::add), if the count would exceed `usize::MAX >> 2`.
     ///
     /// # Examples
     ///
@@ -221,7 +250,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// As [`add`](Self::add), if the count would exceed `isize::MAX`.
+    /// As [`add`](Self::add), if the count would exceed `usize::MAX >> 2`.
     ///
     /// # Examples
     ///
@@ -347,16 +376,18 @@ impl Inner {
         mut block: impl FnMut(&mut Option<EventListener>) -> Poll<bool>,
     ) -> Poll<bool> {
         loop {
-            // Acquire: pairs with the release sequence of `done()`s; a zero read here comes
-            // with every finished task's writes.
-            if self.count.load(Ordering::Acquire) == 0 {
+            // Every look at the count also sets `WAITERS`, in one RMW. AcqRel: Acquire pairs
+            // with the release sequence of `done()`s, so a zero read here comes with every
+            // finished task's writes; Release publishes our listener (inserted before this RMW)
+            // to the `done()` that reads the flag. That `done()` either comes after this RMW in
+            // the word's order, sees the flag and notifies us, or before it, and we see its zero.
+            if self.state.fetch_or(WAITERS, Ordering::AcqRel) >> 1 == 0 {
                 *listener = None;
                 return Poll::Ready(true);
             }
             if listener.is_none() {
-                // `listen` inserts under the event's lock and `notify` takes the same lock after
-                // its SeqCst fence: a `done()` that reaches zero after this line wakes us, one
-                // that reached zero before it is seen by the check at the top of the loop.
+                // Listen, then look again (the loop): the look after listening is the one that
+                // counts.
                 *listener = Some(self.zero.listen());
                 continue;
             }
@@ -368,7 +399,7 @@ impl Inner {
                 // Gave up at the deadline: a zero that came in at the last moment still counts.
                 Poll::Ready(false) => {
                     *listener = None;
-                    return Poll::Ready(self.count.load(Ordering::Acquire) == 0);
+                    return Poll::Ready(self.state.load(Ordering::Acquire) >> 1 == 0);
                 }
             }
         }
@@ -393,7 +424,9 @@ impl fmt::Debug for AsyncWaitGroup {
 #[cold]
 #[track_caller]
 fn overflow(old: usize, n: usize) -> ! {
-    panic!("AsyncWaitGroup::add({n}) overflows the count: it is {old} and cannot exceed isize::MAX")
+    panic!(
+        "AsyncWaitGroup::add({n}) overflows the count: it is {old} and cannot exceed {MAX_COUNT}"
+    )
 }
 
 /// Future returned by [`AsyncWaitGroup::wait`]: ready once the count is seen at zero.
@@ -424,7 +457,7 @@ impl Future for Wait<'_> {
 impl fmt::Debug for Wait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
-            .field("count", &self.inner.count.load(Ordering::Relaxed))
+            .field("count", &(self.inner.state.load(Ordering::Relaxed) >> 1))
             .field("listening", &self.listener.is_some())
             .finish()
     }

@@ -84,6 +84,32 @@ fn every_waiter_wakes_at_zero() {
     });
 }
 
+/// Work is added again while the count passes through zero and a waiter registers: the `done()`
+/// that reaches zero may clear the waiters' flag, and the waiter must still be woken by the
+/// final zero.
+#[test]
+fn reuse_racing_a_zero_and_a_registering_waiter() {
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        wg.add(1);
+        let first = {
+            let wg = wg.clone();
+            thread::spawn(move || wg.done())
+        };
+        let again = {
+            let wg = wg.clone();
+            thread::spawn(move || {
+                let guard = wg.guard();
+                drop(guard);
+            })
+        };
+        loom::future::block_on(wg.wait());
+        first.join().unwrap();
+        again.join().unwrap();
+        assert_eq!(wg.count(), 0);
+    });
+}
+
 mod semaphore {
     use super::*;
     use std::future::Future;
