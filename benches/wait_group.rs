@@ -18,15 +18,18 @@
 //! wg's async group (`wg::future::WaitGroup`) sits behind its `future` feature, which this
 //! crate's dev-dependency does not enable, so wg appears with its blocking group only.
 
-use std::future::{ready, Future};
+use std::future::{poll_fn, ready, Future};
 use std::hint::black_box;
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use taskgroup::{AsyncWaitGroup, TimeoutExt};
 use tokio::runtime::{Builder, Runtime};
-use tokio::task::JoinSet;
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::task::TaskTracker;
 
 /// Tasks spawned per iteration of `spawn_10k_guards_tokio_mt`.
@@ -153,22 +156,6 @@ fn spawn_10k_guards_tokio_mt(c: &mut Criterion) {
         })
     });
 
-    g.bench_function("taskgroup_guard_held", |b| {
-        b.to_async(&rt).iter(|| async {
-            let wg = AsyncWaitGroup::new();
-            let held = wg.guard();
-            for i in 0..TASKS {
-                let guard = wg.guard();
-                tokio::spawn(async move {
-                    black_box(i);
-                    drop(guard);
-                });
-            }
-            drop(held);
-            wg.wait().await;
-        })
-    });
-
     g.bench_function("tokio_util_task_tracker", |b| {
         b.to_async(&rt).iter(|| async {
             let tracker = TaskTracker::new();
@@ -258,10 +245,10 @@ fn spawn_10k_guards_tokio_mt(c: &mut Criterion) {
 
 /// The broadcast side: 1 000 tasks wait on one group, then the last `done()` wakes them all.
 ///
-/// Whether a waiter has registered before the `done()` cannot be forced without sleeping, so
-/// every line measures the same whole cycle: create the group, count one, spawn the 1 000
-/// waiters, finish the one piece of work, join all waiters. `floor_spawn_join` is that cycle with
-/// waiters that wait for nothing, the part no group can save.
+/// Timed from that last `done()` until every waiter has finished (joined through its
+/// `JoinHandle`, the same for every line). Before the clock starts, each waiter reports through
+/// [`Registered`] that its wait returned `Pending` once, so all 1 000 are registered and really
+/// woken, with no sleeping. Spawning the waiters and waiting for their registration is untimed.
 ///
 /// Left out, because their wait admits a single waiter: awaitgroup (`wait(&mut self)` and one
 /// waker slot), waitgroup (`wait(self)` consumes the group, one `AtomicWaker`), crossbeam
@@ -272,69 +259,108 @@ fn wake_1000_waiters(c: &mut Criterion) {
     let mut g = c.benchmark_group("wake_1000_waiters");
     g.sample_size(30);
 
-    g.bench_function("floor_spawn_join", |b| {
-        b.to_async(&rt).iter(|| async {
-            let waiters: Vec<_> = (0..WAITERS)
-                .map(|i| tokio::spawn(async move { black_box(i) }))
-                .collect();
-            join_all(waiters).await;
-        })
-    });
-
     g.bench_function("taskgroup", |b| {
-        b.to_async(&rt).iter(|| async {
-            let wg = AsyncWaitGroup::new();
-            let work = wg.guard();
-            let waiters: Vec<_> = (0..WAITERS)
-                .map(|_| {
-                    let wg = wg.clone();
-                    tokio::spawn(async move { wg.wait().await })
-                })
-                .collect();
-            drop(work);
-            join_all(waiters).await;
+        b.to_async(&rt).iter_custom(|iters| {
+            timed_wakes(iters, |reg| {
+                let wg = AsyncWaitGroup::new();
+                let work = wg.guard();
+                let waiters = (0..WAITERS)
+                    .map(|_| {
+                        let (wg, reg) = (wg.clone(), reg.clone());
+                        tokio::spawn(async move { reg.track(wg.wait()).await })
+                    })
+                    .collect();
+                (move || drop(work), waiters)
+            })
         })
     });
 
     g.bench_function("tokio_util_task_tracker", |b| {
-        b.to_async(&rt).iter(|| async {
-            let tracker = TaskTracker::new();
-            let work = tracker.token();
-            tracker.close();
-            let waiters: Vec<_> = (0..WAITERS)
-                .map(|_| {
-                    let tracker = tracker.clone();
-                    tokio::spawn(async move { tracker.wait().await })
-                })
-                .collect();
-            drop(work);
-            join_all(waiters).await;
+        b.to_async(&rt).iter_custom(|iters| {
+            timed_wakes(iters, |reg| {
+                let tracker = TaskTracker::new();
+                let work = tracker.token();
+                tracker.close();
+                let waiters = (0..WAITERS)
+                    .map(|_| {
+                        let (tracker, reg) = (tracker.clone(), reg.clone());
+                        tokio::spawn(async move { reg.track(tracker.wait()).await })
+                    })
+                    .collect();
+                (move || drop(work), waiters)
+            })
         })
     });
 
     g.bench_function("tokio_watch", |b| {
-        b.to_async(&rt).iter(|| async {
-            let (tx, rx) = tokio::sync::watch::channel(1usize);
-            let waiters: Vec<_> = (0..WAITERS)
-                .map(|_| {
-                    let mut rx = rx.clone();
-                    tokio::spawn(async move {
-                        rx.wait_for(|&n| n == 0).await.expect("sender alive");
+        b.to_async(&rt).iter_custom(|iters| {
+            timed_wakes(iters, |reg| {
+                let (tx, rx) = tokio::sync::watch::channel(1usize);
+                let waiters = (0..WAITERS)
+                    .map(|_| {
+                        let (mut rx, reg) = (rx.clone(), reg.clone());
+                        tokio::spawn(async move {
+                            let zero = reg.track(rx.wait_for(|&n| n == 0)).await;
+                            zero.expect("sender alive");
+                        })
                     })
-                })
-                .collect();
-            tx.send(0).expect("a receiver is alive");
-            join_all(waiters).await;
+                    .collect();
+                (move || tx.send(0).expect("waiters alive"), waiters)
+            })
         })
     });
 
     g.finish();
 }
 
-async fn join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) {
-    for handle in handles {
-        black_box(handle.await.expect("waiter panicked"));
+/// Counts the waiters whose wait has returned `Pending` once, i.e. that are registered with
+/// their group, and tells the benchmark when all of them are.
+struct Registered {
+    count: AtomicUsize,
+    all: Notify,
+}
+
+impl Registered {
+    /// Polls `wait` as usual, counting it the first time it is pending.
+    async fn track<F: Future>(&self, wait: F) -> F::Output {
+        let mut wait = pin!(wait);
+        let mut counted = false;
+        poll_fn(|cx| {
+            let poll = wait.as_mut().poll(cx);
+            if poll.is_pending() && !counted {
+                counted = true;
+                if self.count.fetch_add(1, Ordering::AcqRel) + 1 == WAITERS {
+                    self.all.notify_one();
+                }
+            }
+            poll
+        })
+        .await
     }
+}
+
+/// Runs `iters` cycles of: `setup` spawns the waiters and returns the last `done()`; once all
+/// waiters are registered, time that `done()` and the join of every waiter.
+async fn timed_wakes<D: FnOnce()>(
+    iters: u64,
+    mut setup: impl FnMut(Arc<Registered>) -> (D, Vec<JoinHandle<()>>),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let reg = Arc::new(Registered {
+            count: AtomicUsize::new(0),
+            all: Notify::new(),
+        });
+        let (last_done, waiters) = setup(reg.clone());
+        reg.all.notified().await;
+        let start = Instant::now();
+        last_done();
+        for waiter in waiters {
+            waiter.await.expect("waiter panicked");
+        }
+        total += start.elapsed();
+    }
+    total
 }
 
 /// A timeout around a future that is ready at once, the common case of `wg.wait().timeout(d)`
@@ -352,20 +378,17 @@ fn timeout_ready_future(c: &mut Criterion) {
     g.bench_function("floor_ready_await", |b| {
         b.to_async(&rt).iter(|| ready(black_box(1)))
     });
+    // Criterion black-boxes each output; both are `Ok(1)`.
     g.bench_function("taskgroup_timeout", |b| {
         b.to_async(&rt)
-            .iter(|| expect_ok(ready(black_box(1)).timeout(black_box(limit))))
+            .iter(|| ready(black_box(1)).timeout(black_box(limit)))
     });
     g.bench_function("tokio_timeout", |b| {
         b.to_async(&rt)
-            .iter(|| expect_ok(tokio::time::timeout(black_box(limit), ready(black_box(1)))))
+            .iter(|| tokio::time::timeout(black_box(limit), ready(black_box(1))))
     });
 
     g.finish();
-}
-
-async fn expect_ok<T, E: std::fmt::Debug>(fut: impl Future<Output = Result<T, E>>) -> T {
-    fut.await.expect("a ready future never times out")
 }
 
 criterion_group!(

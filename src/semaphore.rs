@@ -85,23 +85,33 @@ pub struct Semaphore {
 
 struct Queue {
     waiters: VecDeque<Arc<Waiter>>,
+    /// Decided waiters kept for reuse, so a contended acquire does not allocate: a node is
+    /// reused once its future has let go of it (`Arc::get_mut`).
+    spare: Vec<Arc<Waiter>>,
     /// The configured total: `available + out == total + debt`.
     total: usize,
     /// Permits out that must vanish as they come back, after a shrink below what was out.
     debt: usize,
 }
 
-/// A queued acquire. Lock order: the queue, then a waiter's slot.
+/// How many decided waiter nodes a semaphore keeps for reuse.
+const SPARE_WAITERS: usize = 64;
+
+/// A queued acquire. Lock order: the queue, then a waiter's waker.
 struct Waiter {
     permits: usize,
-    slot: Mutex<Slot>,
+    /// `WAITING` until the holder of the queue lock decides: `GRANTED`, `CLOSED` or
+    /// `TOO_LARGE`. Written once per use, under the queue lock; read by the future without it.
+    state: AtomicUsize,
+    /// The total that refused the request, written before `state` says `TOO_LARGE`.
+    refused_by: AtomicUsize,
+    waker: Mutex<Option<Waker>>,
 }
 
-struct Slot {
-    /// Set once, by whoever decides for the waiter: granted, closed or too large.
-    outcome: Option<Result<(), AcquireError>>,
-    waker: Option<Waker>,
-}
+const WAITING: usize = 0;
+const GRANTED: usize = 1;
+const REFUSED_CLOSED: usize = 2;
+const REFUSED_TOO_LARGE: usize = 3;
 
 impl Semaphore {
     /// The largest number of permits a semaphore holds, `usize::MAX >> 3`.
@@ -130,6 +140,7 @@ impl Semaphore {
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue {
                 waiters: VecDeque::new(),
+                spare: Vec::new(),
                 total: permits,
                 debt: 0,
             }),
@@ -145,6 +156,7 @@ impl Semaphore {
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue {
                 waiters: VecDeque::new(),
+                spare: Vec::new(),
                 total: permits,
                 debt: 0,
             }),
@@ -611,25 +623,16 @@ impl Semaphore {
                 total: queue.total,
             });
         }
-        let waiter = Arc::new(Waiter {
-            permits: n,
-            slot: Mutex::new(Slot {
-                outcome: None,
-                waker: None,
-            }),
-        });
+        let waiter = queue.spare_waiter(n);
         queue.waiters.push_back(waiter.clone());
         // Set the flag, then look again: a release that missed the flag is seen by the settle.
         self.state.fetch_or(SLOW, Ordering::AcqRel);
         let mut wakes = WakeList::new();
         self.settle_locked(&mut queue, &mut wakes);
-        // Only the queue lock's holder decides a waiter, so while we hold it the slot is stable:
-        // store the waker only if it is still needed (no spurious wake-up of ourselves).
-        {
-            let mut slot = lock(&waiter.slot);
-            if slot.outcome.is_none() {
-                slot.waker = Some(waker.clone());
-            }
+        // Only the queue lock's holder decides a waiter, so while we hold it the state is
+        // stable: store the waker only if it is still needed (no spurious self-wake-up).
+        if waiter.state.load(Ordering::Relaxed) == WAITING {
+            *lock(&waiter.waker) = Some(waker.clone());
         }
         drop(queue);
         wakes.wake_all();
@@ -640,22 +643,22 @@ impl Semaphore {
     /// way the waiters behind it are served.
     fn cancel(&self, waiter: &Arc<Waiter>) {
         let mut queue = lock(&self.queue);
-        let outcome = lock(&waiter.slot).outcome.take();
         let mut wakes = WakeList::new();
-        match outcome {
+        // Stable under the queue lock: only its holder decides.
+        match waiter.state.load(Ordering::Acquire) {
             // Granted but never seen: the permits are ours to hand on.
-            Some(Ok(())) => {
+            GRANTED => {
                 self.state
                     .fetch_add(waiter.permits << SHIFT, Ordering::Release);
                 self.settle_locked(&mut queue, &mut wakes);
             }
-            Some(Err(_)) => {}
-            None => {
+            WAITING => {
                 if let Some(at) = queue.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
                     queue.waiters.remove(at);
                 }
                 self.settle_locked(&mut queue, &mut wakes);
             }
+            _ => {}
         }
         drop(queue);
         wakes.wake_all();
@@ -727,6 +730,7 @@ impl Semaphore {
                         queue.debt -= take;
                     } else if let Some(head) = queue.waiters.pop_front() {
                         head.decide(Ok(()), wakes);
+                        queue.keep_spare(head);
                     }
                 }
                 Err(actual) => state = actual,
@@ -738,13 +742,65 @@ impl Semaphore {
     }
 }
 
+impl Queue {
+    /// A waiter node for `permits`: a spare one its future has let go of, or a new one.
+    fn spare_waiter(&mut self, permits: usize) -> Arc<Waiter> {
+        if let Some(mut spare) = self.spare.pop() {
+            // `get_mut` succeeds only when no future holds the node any more (and synchronises
+            // with its last use), so resetting it is invisible to anyone.
+            if let Some(waiter) = Arc::get_mut(&mut spare) {
+                waiter.permits = permits;
+                waiter.state.store(WAITING, Ordering::Relaxed);
+                // A future may have stored a waker just after its node was decided.
+                *waiter.waker.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+                return spare;
+            }
+        }
+        Arc::new(Waiter {
+            permits,
+            state: AtomicUsize::new(WAITING),
+            refused_by: AtomicUsize::new(0),
+            waker: Mutex::new(None),
+        })
+    }
+
+    fn keep_spare(&mut self, waiter: Arc<Waiter>) {
+        if self.spare.len() < SPARE_WAITERS {
+            self.spare.push(waiter);
+        }
+    }
+}
+
 impl Waiter {
-    /// Sets the outcome (under the queue lock) and collects the waker to wake after unlocking.
+    /// Decides the waiter (under the queue lock) and collects its waker, to wake after unlocking.
     fn decide(&self, outcome: Result<(), AcquireError>, wakes: &mut WakeList) {
-        let mut slot = lock(&self.slot);
-        slot.outcome = Some(outcome);
-        if let Some(waker) = slot.waker.take() {
+        let state = match outcome {
+            Ok(()) => GRANTED,
+            Err(AcquireError::Closed) => REFUSED_CLOSED,
+            Err(AcquireError::TooLarge { total, .. }) => {
+                self.refused_by.store(total, Ordering::Relaxed);
+                REFUSED_TOO_LARGE
+            }
+        };
+        // Release: the future that reads the decision sees the permits' history (the settle's
+        // CAS acquired it) and `refused_by`. Then take the waker: a future registering a waker
+        // looks at `state` again after storing it, so one of the two sees the other.
+        self.state.store(state, Ordering::Release);
+        if let Some(waker) = lock(&self.waker).take() {
             wakes.push(waker);
+        }
+    }
+
+    /// The decision, if made.
+    fn outcome(&self) -> Option<Result<(), AcquireError>> {
+        match self.state.load(Ordering::Acquire) {
+            WAITING => None,
+            GRANTED => Some(Ok(())),
+            REFUSED_CLOSED => Some(Err(AcquireError::Closed)),
+            _ => Some(Err(AcquireError::TooLarge {
+                requested: self.permits,
+                total: self.refused_by.load(Ordering::Relaxed),
+            })),
         }
     }
 }
@@ -841,20 +897,24 @@ impl Waiting {
                 }
             }
         };
-        let mut slot = lock(&waiter.slot);
-        match slot.outcome.take() {
+        // Woken or not, the decision is one atomic load away; register the waker (then look
+        // again) only while undecided.
+        let outcome = waiter.outcome().or_else(|| {
+            {
+                let mut slot = lock(&waiter.waker);
+                match &*slot {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => *slot = Some(cx.waker().clone()),
+                }
+            }
+            waiter.outcome()
+        });
+        match outcome {
             Some(outcome) => {
-                drop(slot);
                 self.queued = None;
                 Poll::Ready(outcome)
             }
-            None => {
-                match &slot.waker {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => slot.waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
+            None => Poll::Pending,
         }
     }
 
