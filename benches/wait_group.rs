@@ -11,12 +11,12 @@
 //! | taskgroup | `add(1)` + `done()`, or `guard()` + drop | `wait().await` (any number of waiters) |
 //! | crossbeam-utils | `clone()` + drop | `wait(self)`, blocking, one waiter |
 //! | awaitgroup | `worker()` + `done()` | `wait(&mut self).await`, one waker slot |
-//! | wg (default features) | `add(1)` + `done()`, mutex + condvar | `wait(&self)`, blocking |
+//! | wg (`WaitGroup`) | `add(1)` + `done()`, mutex + condvar | `wait(&self)`, blocking |
+//! | wg (`future::WaitGroup`) | `add(1)` + `done()`, atomic + event-listener | `wait().await` (any number) |
 //! | waitgroup | `worker()` + drop | `wait(self).await`, one waker slot |
 //! | tokio-util | `TaskTracker::token()` + drop | `close()` + `wait().await` (any number) |
 //!
-//! wg's async group (`wg::future::WaitGroup`) sits behind its `future` feature, which this
-//! crate's dev-dependency does not enable, so wg appears with its blocking group only.
+//! wg's async group sits behind its `future` feature, which the dev-dependency enables.
 
 use std::future::{poll_fn, ready, Future};
 use std::hint::black_box;
@@ -110,6 +110,17 @@ fn add_done_uncontended(c: &mut Criterion) {
     held.done();
     g.bench_function("wg_add_done_to_zero", |b| {
         b.iter(|| black_box(&wgs).add(1).done())
+    });
+
+    // The async group, same handle-returning `add`.
+    let wgf = wg::future::WaitGroup::new();
+    let held = wgf.add(1);
+    g.bench_function("wg_future_add_done", |b| {
+        b.iter(|| black_box(&wgf).add(1).done())
+    });
+    held.done();
+    g.bench_function("wg_future_add_done_to_zero", |b| {
+        b.iter(|| black_box(&wgf).add(1).done())
     });
 
     // A worker is an `Arc` clone; the group is done when the last one is dropped.
@@ -212,6 +223,20 @@ fn spawn_10k_guards_tokio_mt(c: &mut Criterion) {
         })
     });
 
+    g.bench_function("wg_future_wait", |b| {
+        b.to_async(&rt).iter(|| async {
+            let wg = wg::future::WaitGroup::new();
+            for i in 0..TASKS {
+                let handle = wg.add(1);
+                tokio::spawn(async move {
+                    black_box(i);
+                    handle.done();
+                });
+            }
+            wg.wait().await;
+        })
+    });
+
     g.bench_function("wg_blocking_wait", |b| {
         b.to_async(&rt).iter(|| async {
             let wg = wg::WaitGroup::new();
@@ -288,6 +313,27 @@ fn wake_1000_waiters(c: &mut Criterion) {
                     })
                     .collect();
                 (move || drop(work), waiters)
+            })
+        })
+    });
+
+    g.bench_function("wg_future", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            timed_wakes(iters, |reg| {
+                let wg = wg::future::WaitGroup::new();
+                let work = wg.add(1);
+                let waiters = (0..WAITERS)
+                    .map(|_| {
+                        let (wg, reg) = (wg.clone(), reg.clone());
+                        tokio::spawn(async move { reg.track(wg.wait()).await })
+                    })
+                    .collect();
+                (
+                    move || {
+                        work.done();
+                    },
+                    waiters,
+                )
             })
         })
     });
