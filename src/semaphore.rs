@@ -500,7 +500,7 @@ impl Semaphore {
             if queue.debt > 0 {
                 self.state.fetch_or(SLOW, Ordering::AcqRel);
             }
-            self.set_total_locked(&mut queue, total)
+            self.set_total_locked(&mut queue, total, 0)
         };
         drop(queue);
         wakes.wake_all();
@@ -584,15 +584,22 @@ impl Semaphore {
         if n == 0 {
             return;
         }
-        // Release: publishes the holder's work to whoever takes these permits next.
-        let old = self.state.fetch_add(n << SHIFT, Ordering::Release);
-        if old & SLOW != 0 {
-            let mut queue = lock(&self.queue);
-            let mut wakes = WakeList::new();
-            self.settle_locked(&mut queue, &mut wakes);
-            drop(queue);
-            wakes.wake_all();
+        let mut in_hand = n;
+        if self.state.load(Ordering::Relaxed) & SLOW == 0 {
+            // Release: publishes the holder's work to whoever takes these permits next.
+            let old = self.state.fetch_add(n << SHIFT, Ordering::Release);
+            if old & SLOW == 0 {
+                return;
+            }
+            // Someone queued meanwhile: the permits are in the word, serve the queue from it.
+            in_hand = 0;
         }
+        // Waiters are queued: hand the permits to them directly under the lock.
+        let mut queue = lock(&self.queue);
+        let mut wakes = WakeList::new();
+        self.settle_locked(&mut queue, in_hand, &mut wakes);
+        drop(queue);
+        wakes.wake_all();
     }
 
     /// Permits that vanish with a forgotten permit: they lower the total; past zero, they pay
@@ -605,7 +612,7 @@ impl Semaphore {
         let from_total = n.min(queue.total);
         queue.debt -= n - from_total;
         let total = queue.total - from_total;
-        let wakes = self.set_total_locked(&mut queue, total);
+        let wakes = self.set_total_locked(&mut queue, total, 0);
         drop(queue);
         wakes.wake_all();
     }
@@ -628,7 +635,7 @@ impl Semaphore {
         // Set the flag, then look again: a release that missed the flag is seen by the settle.
         self.state.fetch_or(SLOW, Ordering::AcqRel);
         let mut wakes = WakeList::new();
-        self.settle_locked(&mut queue, &mut wakes);
+        self.settle_locked(&mut queue, 0, &mut wakes);
         // Only the queue lock's holder decides a waiter, so while we hold it the state is
         // stable: store the waker only if it is still needed (no spurious self-wake-up).
         if waiter.state.load(Ordering::Relaxed) == WAITING {
@@ -647,16 +654,12 @@ impl Semaphore {
         // Stable under the queue lock: only its holder decides.
         match waiter.state.load(Ordering::Acquire) {
             // Granted but never seen: the permits are ours to hand on.
-            GRANTED => {
-                self.state
-                    .fetch_add(waiter.permits << SHIFT, Ordering::Release);
-                self.settle_locked(&mut queue, &mut wakes);
-            }
+            GRANTED => self.settle_locked(&mut queue, waiter.permits, &mut wakes),
             WAITING => {
                 if let Some(at) = queue.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
                     queue.waiters.remove(at);
                 }
-                self.settle_locked(&mut queue, &mut wakes);
+                self.settle_locked(&mut queue, 0, &mut wakes);
             }
             _ => {}
         }
@@ -664,18 +667,16 @@ impl Semaphore {
         wakes.wake_all();
     }
 
-    /// Raises the total to `total` (≥ the current one): pays the debt first, frees the rest.
+    /// Raises the total to `total` (≥ the current one): the new permits pay the debt first,
+    /// then go to waiters, then into the word.
     fn grow_locked(&self, queue: &mut Queue, total: usize) -> WakeList {
         let added = total - queue.total;
-        let paid = added.min(queue.debt);
-        queue.debt -= paid;
-        self.state
-            .fetch_add((added - paid) << SHIFT, Ordering::Release);
-        self.set_total_locked(queue, total)
+        self.set_total_locked(queue, total, added)
     }
 
-    /// Records a new total, fails queued waiters it makes too large, and serves the rest.
-    fn set_total_locked(&self, queue: &mut Queue, total: usize) -> WakeList {
+    /// Records a new total, fails queued waiters it makes too large, and serves the rest (with
+    /// `in_hand` new permits).
+    fn set_total_locked(&self, queue: &mut Queue, total: usize, in_hand: usize) -> WakeList {
         queue.total = total;
         self.total.store(total, Ordering::Relaxed);
         let mut wakes = WakeList::new();
@@ -694,17 +695,19 @@ impl Semaphore {
                 false
             });
         }
-        self.settle_locked(queue, &mut wakes);
+        self.settle_locked(queue, in_hand, &mut wakes);
         wakes
     }
 
-    /// Under the lock: pays the debt from free permits, then grants the head waiters in order
-    /// while their requests fit; clears `SLOW` when nothing is queued or owed.
-    fn settle_locked(&self, queue: &mut Queue, wakes: &mut WakeList) {
-        // Acquire: the permits handed out here come with their releasers' work.
+    /// Under the lock: serves the debt, then the head waiters in order while their requests
+    /// fit, from `in_hand` (permits the caller brings, which need not pass through the word)
+    /// first and the word's free permits second. What is left in hand goes into the word, and
+    /// `SLOW` is cleared when nothing is queued or owed, in one final RMW.
+    fn settle_locked(&self, queue: &mut Queue, mut in_hand: usize, wakes: &mut WakeList) {
+        // Acquire: permits taken from the word come with their releasers' work.
         let mut state = self.state.load(Ordering::Acquire);
         loop {
-            let available = state >> SHIFT;
+            let available = (state >> SHIFT) + in_hand;
             let take = if queue.debt > 0 {
                 queue.debt.min(available)
             } else {
@@ -716,28 +719,47 @@ impl Semaphore {
             if take == 0 {
                 break;
             }
-            // Only the lock holder takes permits while `SLOW` is set, but releases add
-            // concurrently: a CAS, retried on their change.
-            match self.state.compare_exchange_weak(
-                state,
-                state - (take << SHIFT),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    state -= take << SHIFT;
-                    if queue.debt > 0 {
-                        queue.debt -= take;
-                    } else if let Some(head) = queue.waiters.pop_front() {
-                        head.decide(Ok(()), wakes);
-                        queue.keep_spare(head);
-                    }
+            let from_word = take.saturating_sub(in_hand);
+            if from_word > 0 {
+                // Only the lock holder takes permits while `SLOW` is set, but releases add
+                // concurrently (and the fast path takes while it is clear): a CAS, retried.
+                if let Err(actual) = self.state.compare_exchange_weak(
+                    state,
+                    state - (from_word << SHIFT),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    state = actual;
+                    continue;
                 }
-                Err(actual) => state = actual,
+                state -= from_word << SHIFT;
+            }
+            in_hand -= take - from_word;
+            if queue.debt > 0 {
+                queue.debt -= take;
+            } else if let Some(head) = queue.waiters.pop_front() {
+                // The decision's Release store hands over what we hold (the permits in hand
+                // are our own; those from the word were acquired by the CAS).
+                head.decide(Ok(()), wakes);
+                queue.keep_spare(head);
             }
         }
-        if queue.waiters.is_empty() && queue.debt == 0 && state & SLOW != 0 {
-            self.state.fetch_and(!SLOW, Ordering::Release);
+        let clear = if queue.waiters.is_empty() && queue.debt == 0 {
+            SLOW
+        } else {
+            0
+        };
+        if in_hand > 0 || state & clear != 0 {
+            // Release: the permits left in hand carry their holder's work to the next taker.
+            let mut current = state;
+            while let Err(actual) = self.state.compare_exchange_weak(
+                current,
+                (current + (in_hand << SHIFT)) & !clear,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                current = actual;
+            }
         }
     }
 }
@@ -891,10 +913,18 @@ impl Waiting {
                     Err(TryAcquireError::Closed) => return Poll::Ready(Err(AcquireError::Closed)),
                     Err(_) => {}
                 }
-                match sem.enqueue(self.permits, cx.waker()) {
+                let waiter = match sem.enqueue(self.permits, cx.waker()) {
                     Ok(waiter) => self.queued.insert(waiter),
                     Err(err) => return Poll::Ready(Err(err)),
-                }
+                };
+                // `enqueue` stored the waker if the waiter is still undecided.
+                return match waiter.outcome() {
+                    Some(outcome) => {
+                        self.queued = None;
+                        Poll::Ready(outcome)
+                    }
+                    None => Poll::Pending,
+                };
             }
         };
         // Woken or not, the decision is one atomic load away; register the waker (then look
