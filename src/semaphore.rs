@@ -87,7 +87,7 @@ struct Queue {
     waiters: VecDeque<Arc<Waiter>>,
     /// Decided waiters kept for reuse, so a contended acquire does not allocate: a node is
     /// reused once its future has let go of it (`Arc::get_mut`).
-    spare: Vec<Arc<Waiter>>,
+    spare: VecDeque<Arc<Waiter>>,
     /// The configured total: `available + out == total + debt`.
     total: usize,
     /// Permits out that must vanish as they come back, after a shrink below what was out.
@@ -140,7 +140,7 @@ impl Semaphore {
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue {
                 waiters: VecDeque::new(),
-                spare: Vec::new(),
+                spare: VecDeque::new(),
                 total: permits,
                 debt: 0,
             }),
@@ -156,7 +156,7 @@ impl Semaphore {
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue {
                 waiters: VecDeque::new(),
-                spare: Vec::new(),
+                spare: VecDeque::new(),
                 total: permits,
                 debt: 0,
             }),
@@ -633,7 +633,10 @@ impl Semaphore {
         let waiter = queue.spare_waiter(n);
         queue.waiters.push_back(waiter.clone());
         // Set the flag, then look again: a release that missed the flag is seen by the settle.
-        self.state.fetch_or(SLOW, Ordering::AcqRel);
+        // (Only the lock holder clears it, so a flag already set stays set.)
+        if self.state.load(Ordering::Relaxed) & SLOW == 0 {
+            self.state.fetch_or(SLOW, Ordering::AcqRel);
+        }
         let mut wakes = WakeList::new();
         self.settle_locked(&mut queue, 0, &mut wakes);
         // Only the queue lock's holder decides a waiter, so while we hold it the state is
@@ -767,7 +770,10 @@ impl Semaphore {
 impl Queue {
     /// A waiter node for `permits`: a spare one its future has let go of, or a new one.
     fn spare_waiter(&mut self, permits: usize) -> Arc<Waiter> {
-        if let Some(mut spare) = self.spare.pop() {
+        // The oldest spare is the likeliest to be free: the newest was decided just now and its
+        // task has not run yet.
+        if let Some(at) = self.spare.iter().position(|w| Arc::strong_count(w) == 1) {
+            let mut spare = self.spare.remove(at).expect("position is in bounds");
             // `get_mut` succeeds only when no future holds the node any more (and synchronises
             // with its last use), so resetting it is invisible to anyone.
             if let Some(waiter) = Arc::get_mut(&mut spare) {
@@ -788,7 +794,7 @@ impl Queue {
 
     fn keep_spare(&mut self, waiter: Arc<Waiter>) {
         if self.spare.len() < SPARE_WAITERS {
-            self.spare.push(waiter);
+            self.spare.push_back(waiter);
         }
     }
 }
