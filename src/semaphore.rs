@@ -84,7 +84,7 @@ pub struct Semaphore {
 }
 
 struct Queue {
-    waiters: VecDeque<Arc<Waiter>>,
+    waiters: VecDeque<Entry>,
     /// Decided waiters kept for reuse, so a contended acquire does not allocate: a node is
     /// reused once its future has let go of it (`Arc::get_mut`).
     spare: VecDeque<Arc<Waiter>>,
@@ -97,7 +97,26 @@ struct Queue {
 /// How many decided waiter nodes a semaphore keeps for reuse.
 const SPARE_WAITERS: usize = 64;
 
-/// A queued acquire. Lock order: the queue, then a waiter's waker.
+/// A place in the queue: the waiter and the waker to wake when it is decided. The waker lives
+/// here, under the queue lock that every decision already holds, so neither deciding nor
+/// queueing takes a second lock.
+struct Entry {
+    waiter: Arc<Waiter>,
+    waker: Option<Waker>,
+}
+
+impl Entry {
+    /// Decides the waiter and collects its waker, to wake after the queue lock is released.
+    fn decide(self, outcome: Result<(), AcquireError>, wakes: &mut WakeList) -> Arc<Waiter> {
+        self.waiter.decide(outcome);
+        if let Some(waker) = self.waker {
+            wakes.push(waker);
+        }
+        self.waiter
+    }
+}
+
+/// A queued acquire's shared state: what the holder of the queue lock decided for it.
 struct Waiter {
     permits: usize,
     /// `WAITING` until the holder of the queue lock decides: `GRANTED`, `CLOSED` or
@@ -105,7 +124,6 @@ struct Waiter {
     state: AtomicUsize,
     /// The total that refused the request, written before `state` says `TOO_LARGE`.
     refused_by: AtomicUsize,
-    waker: Mutex<Option<Waker>>,
 }
 
 const WAITING: usize = 0;
@@ -525,8 +543,8 @@ impl Semaphore {
         let mut queue = lock(&self.queue);
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut wakes = WakeList::new();
-        for waiter in queue.waiters.drain(..) {
-            waiter.decide(Err(AcquireError::Closed), &mut wakes);
+        for entry in queue.waiters.drain(..) {
+            entry.decide(Err(AcquireError::Closed), &mut wakes);
         }
         if queue.debt == 0 {
             self.state.fetch_and(!SLOW, Ordering::Release);
@@ -631,7 +649,10 @@ impl Semaphore {
             });
         }
         let waiter = queue.spare_waiter(n);
-        queue.waiters.push_back(waiter.clone());
+        queue.waiters.push_back(Entry {
+            waiter: waiter.clone(),
+            waker: None,
+        });
         // Set the flag, then look again: a release that missed the flag is seen by the settle.
         // (Only the lock holder clears it, so a flag already set stays set.)
         if self.state.load(Ordering::Relaxed) & SLOW == 0 {
@@ -642,11 +663,33 @@ impl Semaphore {
         // Only the queue lock's holder decides a waiter, so while we hold it the state is
         // stable: store the waker only if it is still needed (no spurious self-wake-up).
         if waiter.state.load(Ordering::Relaxed) == WAITING {
-            *lock(&waiter.waker) = Some(waker.clone());
+            // Still queued, and still last: settling only takes from the front.
+            let entry = queue.waiters.back_mut().expect("the waiter is queued");
+            debug_assert!(Arc::ptr_eq(&entry.waiter, &waiter));
+            entry.waker = Some(waker.clone());
         }
         drop(queue);
         wakes.wake_all();
         Ok(waiter)
+    }
+
+    /// An undecided acquire was polled again: store its waker if the queue holds another one.
+    /// Returns the decision if it came meanwhile.
+    fn register(&self, waiter: &Arc<Waiter>, waker: &Waker) -> Option<Result<(), AcquireError>> {
+        let mut queue = lock(&self.queue);
+        // Stable under the lock: only its holder decides.
+        if let Some(outcome) = waiter.outcome() {
+            return Some(outcome);
+        }
+        let at = queue
+            .position(waiter)
+            .expect("an undecided waiter is queued");
+        let slot = &mut queue.waiters[at].waker;
+        match slot {
+            Some(current) if current.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+        None
     }
 
     /// A queued acquire was dropped: give back what it was handed, or leave the queue; either
@@ -659,7 +702,7 @@ impl Semaphore {
             // Granted but never seen: the permits are ours to hand on.
             GRANTED => self.settle_locked(&mut queue, waiter.permits, &mut wakes),
             WAITING => {
-                if let Some(at) = queue.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)) {
+                if let Some(at) = queue.position(waiter) {
                     queue.waiters.remove(at);
                 }
                 self.settle_locked(&mut queue, 0, &mut wakes);
@@ -684,19 +727,16 @@ impl Semaphore {
         self.total.store(total, Ordering::Relaxed);
         let mut wakes = WakeList::new();
         if total != 0 {
-            queue.waiters.retain(|waiter| {
-                if waiter.permits <= total {
-                    return true;
+            let mut kept = VecDeque::with_capacity(queue.waiters.len());
+            for entry in queue.waiters.drain(..) {
+                let requested = entry.waiter.permits;
+                if requested <= total {
+                    kept.push_back(entry);
+                } else {
+                    entry.decide(Err(AcquireError::TooLarge { requested, total }), &mut wakes);
                 }
-                waiter.decide(
-                    Err(AcquireError::TooLarge {
-                        requested: waiter.permits,
-                        total,
-                    }),
-                    &mut wakes,
-                );
-                false
-            });
+            }
+            queue.waiters = kept;
         }
         self.settle_locked(queue, in_hand, &mut wakes);
         wakes
@@ -715,7 +755,7 @@ impl Semaphore {
                 queue.debt.min(available)
             } else {
                 match queue.waiters.front() {
-                    Some(head) if head.permits <= available => head.permits,
+                    Some(head) if head.waiter.permits <= available => head.waiter.permits,
                     _ => break,
                 }
             };
@@ -743,8 +783,8 @@ impl Semaphore {
             } else if let Some(head) = queue.waiters.pop_front() {
                 // The decision's Release store hands over what we hold (the permits in hand
                 // are our own; those from the word were acquired by the CAS).
-                head.decide(Ok(()), wakes);
-                queue.keep_spare(head);
+                let waiter = head.decide(Ok(()), wakes);
+                queue.keep_spare(waiter);
             }
         }
         let clear = if queue.waiters.is_empty() && queue.debt == 0 {
@@ -779,8 +819,6 @@ impl Queue {
             if let Some(waiter) = Arc::get_mut(&mut spare) {
                 waiter.permits = permits;
                 waiter.state.store(WAITING, Ordering::Relaxed);
-                // A future may have stored a waker just after its node was decided.
-                *waiter.waker.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
                 return spare;
             }
         }
@@ -788,8 +826,14 @@ impl Queue {
             permits,
             state: AtomicUsize::new(WAITING),
             refused_by: AtomicUsize::new(0),
-            waker: Mutex::new(None),
         })
+    }
+
+    /// Where `waiter` stands in the queue, if it is queued.
+    fn position(&self, waiter: &Arc<Waiter>) -> Option<usize> {
+        self.waiters
+            .iter()
+            .position(|entry| Arc::ptr_eq(&entry.waiter, waiter))
     }
 
     fn keep_spare(&mut self, waiter: Arc<Waiter>) {
@@ -800,8 +844,8 @@ impl Queue {
 }
 
 impl Waiter {
-    /// Decides the waiter (under the queue lock) and collects its waker, to wake after unlocking.
-    fn decide(&self, outcome: Result<(), AcquireError>, wakes: &mut WakeList) {
+    /// Records the decision (under the queue lock).
+    fn decide(&self, outcome: Result<(), AcquireError>) {
         let state = match outcome {
             Ok(()) => GRANTED,
             Err(AcquireError::Closed) => REFUSED_CLOSED,
@@ -810,13 +854,9 @@ impl Waiter {
                 REFUSED_TOO_LARGE
             }
         };
-        // Release: the future that reads the decision sees the permits' history (the settle's
-        // CAS acquired it) and `refused_by`. Then take the waker: a future registering a waker
-        // looks at `state` again after storing it, so one of the two sees the other.
+        // Release: the future that reads the decision sees the permits' history (ours, or the
+        // settle's CAS acquired it) and `refused_by`.
         self.state.store(state, Ordering::Release);
-        if let Some(waker) = lock(&self.waker).take() {
-            wakes.push(waker);
-        }
     }
 
     /// The decision, if made.
@@ -933,18 +973,11 @@ impl Waiting {
                 };
             }
         };
-        // Woken or not, the decision is one atomic load away; register the waker (then look
-        // again) only while undecided.
-        let outcome = waiter.outcome().or_else(|| {
-            {
-                let mut slot = lock(&waiter.waker);
-                match &*slot {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => *slot = Some(cx.waker().clone()),
-                }
-            }
-            waiter.outcome()
-        });
+        // Woken or not, the decision is one atomic load away; while undecided, make sure the
+        // queue holds this poll's waker.
+        let outcome = waiter
+            .outcome()
+            .or_else(|| sem.register(waiter, cx.waker()));
         match outcome {
             Some(outcome) => {
                 self.queued = None;
@@ -1439,6 +1472,39 @@ mod tests {
         assert!(std::panic::catch_unwind(|| sem.resize(usize::MAX)).is_err());
         assert!(std::panic::catch_unwind(|| Semaphore::new(usize::MAX)).is_err());
         assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+    }
+
+    #[test]
+    fn the_waker_of_the_latest_poll_is_the_one_woken() {
+        use std::sync::atomic::AtomicUsize as Count;
+        use std::task::Wake;
+
+        #[derive(Default)]
+        struct Counting(Count);
+        impl Wake for Counting {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let (first, second) = (
+            std::sync::Arc::new(Counting::default()),
+            std::sync::Arc::new(Counting::default()),
+        );
+        let sem = Semaphore::new(1);
+        let held = sem.try_acquire().unwrap();
+        let mut w = sem.acquire();
+        let waker = Waker::from(first.clone());
+        assert!(Pin::new(&mut w)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        let waker = Waker::from(second.clone());
+        assert!(Pin::new(&mut w)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        drop(held);
+        assert_eq!(first.0.load(Ordering::SeqCst), 0);
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        drop(granted(poll(&mut w)));
     }
 
     #[test]
