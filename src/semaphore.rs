@@ -727,16 +727,20 @@ impl Semaphore {
         self.total.store(total, Ordering::Relaxed);
         let mut wakes = WakeList::new();
         if total != 0 {
-            let mut kept = VecDeque::with_capacity(queue.waiters.len());
-            for entry in queue.waiters.drain(..) {
+            // In place: a resize or `add_permits` that fails nobody allocates nothing.
+            queue.waiters.retain_mut(|entry| {
                 let requested = entry.waiter.permits;
                 if requested <= total {
-                    kept.push_back(entry);
-                } else {
-                    entry.decide(Err(AcquireError::TooLarge { requested, total }), &mut wakes);
+                    return true;
                 }
-            }
-            queue.waiters = kept;
+                entry
+                    .waiter
+                    .decide(Err(AcquireError::TooLarge { requested, total }));
+                if let Some(waker) = entry.waker.take() {
+                    wakes.push(waker);
+                }
+                false
+            });
         }
         self.settle_locked(queue, in_hand, &mut wakes);
         wakes

@@ -56,7 +56,7 @@ fn at_most_the_limit_run_at_once<R: Runtime>() {
 }
 
 /// Spawns a task that queues for `n` permits, waits until it is queued, and reports its id on
-/// `order` once granted (holding the permits until `release` fires, if given).
+/// `order` once granted, then gives the permits back.
 async fn queue_up<R: Runtime>(
     sem: &Arc<Semaphore>,
     id: usize,
