@@ -69,12 +69,16 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cancel;
+mod err_group;
 mod semaphore;
 mod sync;
 #[cfg(not(loom))]
 mod time;
 mod wait_group;
 
+pub use cancel::{CancelToken, Cancelled, RunUntilCancelled};
+pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,

@@ -1,0 +1,449 @@
+//! [`CancelToken`]: the `ctx.Done()` of this crate, a cancellation signal that tasks watch.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+// `Weak` has no loom counterpart; the tree's pointers are plain std reference counts, and every
+// piece of shared state they point at (the flag, the child list) is on the loom switch.
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+
+use event_listener::{Event, EventListener};
+use pin_project_lite::pin_project;
+
+use crate::sync::{lock, AtomicBool, Mutex, Ordering};
+
+/// A one-way signal: a flag that is set once, and an event that wakes everyone waiting for it.
+/// The token's core, and the error group's hard-abort signal for its spawned tasks.
+pub(crate) struct Flag {
+    set: AtomicBool,
+    event: Event,
+}
+
+impl Flag {
+    pub(crate) fn new() -> Self {
+        Self {
+            set: AtomicBool::new(false),
+            event: Event::new(),
+        }
+    }
+
+    /// Sets the flag and wakes every listener; returns whether this call set it.
+    pub(crate) fn set(&self) -> bool {
+        // SeqCst pairs with the SeqCst load in `is_set` after a listener was inserted: either the
+        // listener is in the list when `notify` runs, or the load after inserting sees the flag.
+        let first = !self.set.swap(true, Ordering::SeqCst);
+        if first {
+            self.event.notify(usize::MAX);
+        }
+        first
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn listen(&self) -> EventListener {
+        self.event.listen()
+    }
+
+    /// Polls until the flag is set, keeping the listener in `listener` between polls.
+    pub(crate) fn poll_set(
+        &self,
+        listener: &mut Option<EventListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        loop {
+            if self.is_set() {
+                *listener = None;
+                return Poll::Ready(());
+            }
+            match listener {
+                // Listen, then look again: the look after listening is the one that counts.
+                None => *listener = Some(self.listen()),
+                Some(l) => {
+                    std::task::ready!(Pin::new(l).poll(cx));
+                    *listener = None;
+                }
+            }
+        }
+    }
+}
+
+/// A cancellation signal shared by every clone: Go's `ctx.Done()` for async Rust.
+///
+/// [`cancel`](Self::cancel) fires the token once and for all; tasks watch it with
+/// [`is_cancelled`](Self::is_cancelled) (in a loop or from blocking code),
+/// [`cancelled().await`](Self::cancelled) (in a `select!`), or
+/// [`run_until_cancelled`](Self::run_until_cancelled). A clone is the same token.
+/// [`child_token`](Self::child_token) makes a token that fires with this one but can also be
+/// fired on its own, for a scope inside a larger one (a request inside a server).
+///
+/// Each [`ErrGroup`](crate::ErrGroup) has one ([`ErrGroup::cancel_token`](crate::ErrGroup::cancel_token)):
+/// it fires on the group's first error and when the group finishes. Cancellation is cooperative:
+/// firing a token only tells; the code that watches it decides how to wind down.
+///
+/// The token needs no runtime; waiting on it works under any executor.
+///
+/// # Examples
+///
+/// ```
+/// use taskgroup::CancelToken;
+///
+/// # futures::executor::block_on(async {
+/// let shutdown = CancelToken::new();
+/// let request = shutdown.child_token();
+///
+/// let worker = {
+///     let request = request.clone();
+///     std::thread::spawn(move || {
+///         let mut steps = 0;
+///         while !request.is_cancelled() {
+///             steps += 1; // a step of blocking work
+///             std::thread::yield_now();
+///         }
+///         steps
+///     })
+/// };
+///
+/// shutdown.cancel(); // fires the child too
+/// request.cancelled().await;
+/// assert!(request.is_cancelled());
+/// worker.join().unwrap();
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct CancelToken {
+    node: Arc<Node>,
+}
+
+struct Node {
+    flag: Flag,
+    /// The tokens made by `child_token()`, weakly: a dropped child is not kept alive by its
+    /// parent. A child holds its parent strongly (below), so a chain keeps firing through
+    /// tokens in its middle that every handle dropped.
+    children: Mutex<Children>,
+    /// Kept alive so that the chain from a living descendant up to the root stays whole.
+    _parent: Option<Arc<Node>>,
+}
+
+struct Children {
+    nodes: Vec<Weak<Node>>,
+    /// When `nodes` reaches this length, dead entries are pruned (amortised, like a `Vec`'s
+    /// growth), so a long-lived parent of many short-lived children stays small.
+    prune_at: usize,
+}
+
+impl CancelToken {
+    /// A token that has not fired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancelToken::new();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_parent(None)
+    }
+
+    fn with_parent(parent: Option<Arc<Node>>) -> Self {
+        Self {
+            node: Arc::new(Node {
+                flag: Flag::new(),
+                children: Mutex::new(Children {
+                    nodes: Vec::new(),
+                    prune_at: 8,
+                }),
+                _parent: parent,
+            }),
+        }
+    }
+
+    /// Fires the token, its clones and every child token made from it (and their children),
+    /// waking every task that waits on one of them. Calling it again does nothing. A parent of
+    /// this token is not fired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let parent = taskgroup::CancelToken::new();
+    /// let child = parent.child_token();
+    /// child.cancel();
+    /// child.cancel(); // idempotent
+    /// assert!(child.is_cancelled());
+    /// assert!(!parent.is_cancelled()); // only downwards
+    /// ```
+    pub fn cancel(&self) {
+        // An explicit stack rather than recursion: a deep chain of children cannot overflow it.
+        let mut pending = vec![self.node.clone()];
+        while let Some(node) = pending.pop() {
+            if !node.flag.set() {
+                continue; // already fired, and so were its children
+            }
+            // `child_token()` checks the flag under this lock, after we set it above: a child
+            // made concurrently is either in the list we take, or born cancelled.
+            let children = std::mem::take(&mut lock(&node.children).nodes);
+            pending.extend(children.iter().filter_map(Weak::upgrade));
+        }
+    }
+
+    /// Whether the token has fired.
+    ///
+    /// Everything done before a [`cancel`](Self::cancel) happens-before an `is_cancelled()`
+    /// that returns `true` because of it.
+    pub fn is_cancelled(&self) -> bool {
+        self.node.flag.is_set()
+    }
+
+    /// A future that is ready once the token has fired (at once if it already has).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping it loses nothing, and a new `cancelled()` sees the same token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let token = taskgroup::CancelToken::new();
+    /// let remote = token.clone();
+    /// std::thread::spawn(move || remote.cancel());
+    /// token.cancelled().await;
+    /// assert!(token.is_cancelled());
+    /// # });
+    /// ```
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled {
+            token: self,
+            listener: None,
+        }
+    }
+
+    /// A new token that fires when this one does, and can also be fired on its own without
+    /// firing this one. A child of a fired token is born fired.
+    ///
+    /// A child keeps its ancestors' link alive: dropping every handle to a token in the middle
+    /// of a chain does not cut the tokens below it off from the ones above.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = taskgroup::CancelToken::new();
+    /// let request = server.child_token().child_token(); // the middle one is dropped at once
+    /// server.cancel();
+    /// assert!(request.is_cancelled());
+    /// ```
+    pub fn child_token(&self) -> CancelToken {
+        let child = Self::with_parent(Some(self.node.clone()));
+        let mut children = lock(&self.node.children);
+        // Checked under the lock that `cancel` takes after setting the flag (see there).
+        if self.is_cancelled() {
+            drop(children);
+            child.node.flag.set();
+            return child;
+        }
+        if children.nodes.len() >= children.prune_at {
+            children.nodes.retain(|c| c.strong_count() > 0);
+            children.prune_at = (children.nodes.len() * 2).max(8);
+        }
+        children.nodes.push(Arc::downgrade(&child.node));
+        drop(children);
+        child
+    }
+
+    /// Hooks this token under `parent` after the fact, as if it had been made by
+    /// `parent.child_token()`. The caller keeps `parent` alive as long as this token matters
+    /// (the parent holds its children weakly).
+    pub(crate) fn attach_to(&self, parent: &CancelToken) {
+        let mut children = lock(&parent.node.children);
+        if parent.is_cancelled() {
+            drop(children);
+            self.cancel();
+            return;
+        }
+        children.nodes.push(Arc::downgrade(&self.node));
+    }
+
+    /// Runs `future` until it completes (`Some(output)`) or the token fires (`None`, and the
+    /// future is dropped). The token is checked first: if it has already fired, the future is
+    /// never polled.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel-safe as `future` itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let token = taskgroup::CancelToken::new();
+    /// assert_eq!(token.run_until_cancelled(async { 7 }).await, Some(7));
+    ///
+    /// token.cancel();
+    /// let never = std::future::pending::<()>();
+    /// assert_eq!(token.run_until_cancelled(never).await, None);
+    /// # });
+    /// ```
+    pub fn run_until_cancelled<F: Future>(&self, future: F) -> RunUntilCancelled<'_, F> {
+        RunUntilCancelled {
+            future,
+            cancelled: self.cancelled(),
+        }
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// The future returned by [`CancelToken::cancelled`]: ready once the token has fired.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping it loses nothing.
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled<'a> {
+    token: &'a CancelToken,
+    listener: Option<EventListener>,
+}
+
+impl Future for Cancelled<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.token.node.flag.poll_set(&mut this.listener, cx)
+    }
+}
+
+impl fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled")
+            .field("cancelled", &self.token.is_cancelled())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The future returned by [`CancelToken::run_until_cancelled`]: `Some(output)` if the inner
+    /// future finished first, `None` if the token fired first.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct RunUntilCancelled<'a, F> {
+        #[pin]
+        future: F,
+        cancelled: Cancelled<'a>,
+    }
+}
+
+impl<F: Future> Future for RunUntilCancelled<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The token first: once it has fired, the future is not polled again.
+        if Pin::new(&mut *this.cancelled).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        this.future.poll(cx).map(Some)
+    }
+}
+
+impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilCancelled")
+            .field("cancelled", &self.cancelled.token.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancelling_fires_clones_and_children_but_not_parents() {
+        let root = CancelToken::new();
+        let clone = root.clone();
+        let child = root.child_token();
+        let grandchild = child.child_token();
+        child.cancel();
+        assert!(child.is_cancelled() && grandchild.is_cancelled());
+        assert!(!root.is_cancelled() && !clone.is_cancelled());
+        clone.cancel();
+        assert!(root.is_cancelled());
+    }
+
+    #[test]
+    fn a_chain_fires_through_dropped_middle_tokens() {
+        let root = CancelToken::new();
+        let mut token = root.child_token();
+        for _ in 0..1000 {
+            token = token.child_token(); // the previous one is dropped here
+        }
+        root.cancel();
+        assert!(token.is_cancelled());
+    }
+
+    #[test]
+    fn a_child_of_a_fired_token_is_born_fired() {
+        let root = CancelToken::new();
+        root.cancel();
+        assert!(root.child_token().is_cancelled());
+    }
+
+    #[test]
+    fn dropped_children_are_pruned() {
+        let root = CancelToken::new();
+        let keep: Vec<_> = (0..10).map(|_| root.child_token()).collect();
+        for _ in 0..10_000 {
+            drop(root.child_token());
+        }
+        let len = lock(&root.node.children).nodes.len();
+        assert!(len <= 2 * keep.len() + 8, "{len} entries kept");
+        root.cancel();
+        assert!(keep.iter().all(CancelToken::is_cancelled));
+    }
+
+    #[test]
+    fn cancelled_is_pending_until_fired_then_ready() {
+        let token = CancelToken::new();
+        let mut fut = token.cancelled();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+        token.cancel();
+        assert!(Pin::new(&mut fut).poll(&mut cx).is_ready());
+        assert!(Pin::new(&mut token.cancelled()).poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn run_until_cancelled_checks_the_token_first() {
+        let token = CancelToken::new();
+        token.cancel();
+        let mut polled = false;
+        let out = futures::executor::block_on(token.run_until_cancelled(async {
+            polled = true;
+        }));
+        assert_eq!(out, None);
+        assert!(!polled);
+    }
+
+    #[test]
+    fn debug_shows_the_state() {
+        let token = CancelToken::new();
+        assert_eq!(format!("{token:?}"), "CancelToken { cancelled: false }");
+        token.cancel();
+        assert_eq!(format!("{token:?}"), "CancelToken { cancelled: true }");
+    }
+}

@@ -1,0 +1,1158 @@
+//! [`ErrGroup`]: Go's `errgroup`, structured: the first error cancels the rest, and no task
+//! outlives its group.
+//!
+//! # How it works
+//!
+//! Every spawned future is wrapped in a [`Job`] and boxed once. A job reports its outcome
+//! (a value, an error, a panic, or being dropped) exactly once into the group's [`Shared`]
+//! state, which applies the failure policy: the first error or panic fires the token, then
+//! sets the abort flag and drops the queued jobs. The two forms differ only in who polls the
+//! jobs: the local form's [`Driver`] polls them itself (a small executor with one waker per
+//! slot), the parallel form hands them to the user's spawn function, and they listen to the
+//! abort flag so that they drop their future at their next poll. `unfinished` counts jobs that
+//! have not reported; the group is done when it is zero.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+// `Waker::from` needs std's `Arc`; the wakers' shared state is on the loom switch.
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use event_listener::EventListener;
+use pin_project_lite::pin_project;
+
+use crate::cancel::{CancelToken, Flag};
+use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering};
+
+/// A spawned job, boxed once: the user's future and its reporting wrapper in one allocation.
+type Task<'scope> = Pin<Box<dyn Future<Output = ()> + Send + 'scope>>;
+
+/// The spawn function of the parallel form.
+type SpawnFn<'scope> = StdArc<dyn Fn(Task<'scope>) + Send + Sync + 'scope>;
+
+/// A group of tasks that fail together: Go's `errgroup.Group`, structured and runtime-agnostic.
+///
+/// Tasks are futures yielding `Result<T, E>`, added with [`spawn`](Self::spawn).
+/// [`wait`](Self::wait) runs them all and returns `Ok(values)` in spawn order, or the first
+/// error; on that first error the group fires its [`CancelToken`], then drops every other task,
+/// running or queued, and `wait()` returns only once they are all gone. No task outlives its
+/// group. [`wait_all`](Self::wait_all) keeps going instead and returns every outcome.
+///
+/// Two forms with the same methods:
+///
+/// - [`ErrGroup::new`] (local): the group polls its tasks itself while its owner awaits
+///   `wait()`, on whatever executor drives that. Nothing is spawned, and tasks may **borrow**
+///   from the enclosing scope (`'scope`).
+/// - [`ErrGroup::with_spawner`] (parallel): tasks are `'static` and each runs as its own
+///   executor task, through a spawn function you pass (`|f| { tokio::spawn(f); }`,
+///   `|f| smol::spawn(f).detach()`, ...), so they run on several cores. When the group is
+///   cancelled, each drops its future at its next poll (it is woken for it).
+///
+/// Both forms are lazy: nothing runs before `wait()` or `wait_all()` is first polled.
+/// [`with_limit`](Self::with_limit) caps how many tasks run at once (Go's `SetLimit`); the
+/// rest wait their turn in spawn order, so `spawn` never blocks and a limit cannot deadlock
+/// with fail-fast. [`spawner`](Self::spawner) is a handle that tasks use to add tasks.
+///
+/// | Go | taskgroup |
+/// | --- | --- |
+/// | `g, ctx := errgroup.WithContext(ctx)` | `ErrGroup::new().with_parent(&ctx)`, `g.cancel_token()` |
+/// | `g.Go(f)` | [`g.spawn(fut)`](Self::spawn) |
+/// | `g.TryGo(f)` | [`g.try_spawn(fut)`](Self::try_spawn) |
+/// | `g.SetLimit(n)` | [`g.set_limit(n)`](Self::set_limit) |
+/// | `err := g.Wait()` | [`g.wait().await`](Self::wait) (with the values) |
+/// | `errors.Join(...)` | [`g.wait_all().await`](Self::wait_all) |
+///
+/// # Panics
+///
+/// A panic in a task is caught; the group cancels the other tasks as for an error, and
+/// `wait()` (or `wait_all()`) resumes the panic with its original payload.
+///
+/// # Examples
+///
+/// Tasks that borrow, driven by the awaiting task (any executor):
+///
+/// ```
+/// use taskgroup::ErrGroup;
+///
+/// # futures::executor::block_on(async {
+/// let urls = vec!["a", "bb", "ccc"];
+/// let mut group = ErrGroup::new();
+/// for url in &urls {
+///     group.spawn(async move { Ok::<_, String>(url.len()) }); // borrows `urls`
+/// }
+/// assert_eq!(group.wait().await, Ok(vec![1, 2, 3])); // in spawn order
+/// # });
+/// ```
+///
+/// The first error cancels the rest:
+///
+/// ```
+/// use taskgroup::ErrGroup;
+///
+/// # futures::executor::block_on(async {
+/// let mut group = ErrGroup::new();
+/// let token = group.cancel_token();
+/// group.spawn(async { Err::<(), _>("model b is down") });
+/// group.spawn(async move {
+///     token.cancelled().await; // long work that watches the token
+///     Ok(())
+/// });
+/// assert_eq!(group.wait().await, Err("model b is down"));
+/// # });
+/// ```
+///
+/// On several cores under tokio, at most 4 at once:
+///
+/// ```
+/// use taskgroup::ErrGroup;
+///
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() {
+/// let mut group = ErrGroup::with_spawner(|f| {
+///     tokio::spawn(f);
+/// })
+/// .with_limit(4);
+/// for n in 0..100u64 {
+///     group.spawn(async move { Ok::<_, std::io::Error>(n * n) });
+/// }
+/// let squares = group.wait().await.unwrap();
+/// assert_eq!(squares[9], 81);
+/// # }
+/// ```
+pub struct ErrGroup<'scope, T, E> {
+    core: Core<'scope, T, E>,
+}
+
+/// A handle that adds tasks to its [`ErrGroup`], from inside the group's own tasks or from
+/// anywhere else: `Clone + Send + Sync`, cheap to clone.
+///
+/// A task spawned through it joins the group like one spawned with [`ErrGroup::spawn`]: it
+/// counts for `wait()`, takes its place in the spawn order (and in the results) and waits its
+/// turn under the limit. A future spawned after the group finished (its `wait()` returned) or
+/// was cancelled by its own failure or drop is dropped at once, without running; that is not an
+/// error, since nobody is left to report to.
+///
+/// # Examples
+///
+/// A crawler whose tasks discover more work:
+///
+/// ```
+/// use taskgroup::{ErrGroup, ErrGroupSpawner};
+///
+/// fn visit(page: u32, spawner: ErrGroupSpawner<'static, u32, String>)
+///     -> impl std::future::Future<Output = Result<u32, String>> + Send + 'static
+/// {
+///     async move {
+///         for link in [page * 2, page * 2 + 1] {
+///             if link < 16 {
+///                 spawner.spawn(visit(link, spawner.clone()));
+///             }
+///         }
+///         Ok(page)
+///     }
+/// }
+///
+/// # futures::executor::block_on(async {
+/// let mut group = ErrGroup::new().with_limit(4);
+/// group.spawn(visit(1, group.spawner()));
+/// let mut pages = group.wait().await.unwrap();
+/// pages.sort();
+/// assert_eq!(pages, (1..16).collect::<Vec<_>>());
+/// # });
+/// ```
+pub struct ErrGroupSpawner<'scope, T, E> {
+    shared: Arc<Shared<'scope, T, E>>,
+}
+
+/// What the group and its `wait()` future own; its `Drop` is the hard stop.
+struct Core<'scope, T, E> {
+    shared: Arc<Shared<'scope, T, E>>,
+}
+
+/// The state shared by the group, its spawners and its jobs.
+struct Shared<'scope, T, E> {
+    state: Mutex<State<'scope, T, E>>,
+    /// The group's token, handed out by `cancel_token()`.
+    token: CancelToken,
+    /// The group's own hard cancellation (first error, panic, drop): jobs drop their future at
+    /// their next poll. Separate from `token`, whose firing by a user is cooperative.
+    abort: Flag,
+    /// Wakes the `wait()` future.
+    wake: StdArc<WakeQueue>,
+    /// `Some` in the parallel form.
+    spawn: Option<SpawnFn<'scope>>,
+}
+
+struct State<'scope, T, E> {
+    /// Spawned, not started: waiting for `wait()` or for room under the limit. In spawn order.
+    queue: VecDeque<Task<'scope>>,
+    /// Spawned jobs that have not reported yet (queued or running).
+    unfinished: usize,
+    /// Jobs that ran to completion (a value, an error or a panic).
+    finished: usize,
+    limit: usize,
+    /// `Some(true)` once `wait()` was called (fail fast), `Some(false)` for `wait_all()`.
+    fail_fast: Option<bool>,
+    /// Every task's outcome, by spawn index (`len()` is the next index).
+    outcomes: Vec<Option<Result<T, E>>>,
+    first_error: Option<E>,
+    failure: Option<Failure>,
+    /// The group's own cancellation happened: nothing starts any more.
+    aborted: bool,
+    /// Spawns are dropped from now on (finished, aborted or dropped).
+    closed: bool,
+    /// The outer token given to `with_parent`, kept alive with the group.
+    parent: Option<CancelToken>,
+}
+
+/// Why a group stops other than by an error.
+enum Failure {
+    /// A task panicked, with this payload.
+    Panic(Box<dyn Any + Send>),
+    /// The executor dropped a spawned task before it finished (parallel form only).
+    Lost,
+}
+
+/// How a job ended.
+enum Outcome<T, E> {
+    Done(Result<T, E>),
+    Panicked(Box<dyn Any + Send>),
+    Dropped,
+}
+
+impl<'scope, T, E> ErrGroup<'scope, T, E>
+where
+    T: Send + 'scope,
+    E: Send + 'scope,
+{
+    /// A local group: its tasks run inside the future returned by [`wait`](Self::wait) (or
+    /// [`wait_all`](Self::wait_all)), concurrently with each other, on whatever executor polls
+    /// it. Tasks may borrow from the enclosing scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = taskgroup::ErrGroup::new();
+    /// group.spawn(async { Ok::<_, ()>(1) });
+    /// assert_eq!(group.wait().await, Ok(vec![1]));
+    /// # });
+    /// ```
+    pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    fn build(spawn: Option<SpawnFn<'scope>>) -> Self {
+        Self {
+            core: Core {
+                shared: Arc::new(Shared {
+                    state: Mutex::new(State {
+                        queue: VecDeque::new(),
+                        unfinished: 0,
+                        finished: 0,
+                        limit: usize::MAX,
+                        fail_fast: None,
+                        outcomes: Vec::new(),
+                        first_error: None,
+                        failure: None,
+                        aborted: false,
+                        closed: false,
+                        parent: None,
+                    }),
+                    token: CancelToken::new(),
+                    abort: Flag::new(),
+                    wake: StdArc::new(WakeQueue::new()),
+                    spawn,
+                }),
+            },
+        }
+    }
+
+    /// Caps the number of tasks that run at once at `limit` (Go's `SetLimit`); builder form of
+    /// [`set_limit`](Self::set_limit).
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is 0 (nothing could ever run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = taskgroup::ErrGroup::<(), ()>::new().with_limit(8);
+    /// assert!(format!("{group:?}").contains("limit: Some(8)"));
+    /// ```
+    #[track_caller]
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.set_limit(limit);
+        self
+    }
+
+    /// Caps the number of tasks that run at once at `limit` (Go's `SetLimit`). Tasks over the
+    /// limit wait their turn in spawn order; [`spawn`](Self::spawn) never blocks.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is 0 (nothing could ever run; Go's `SetLimit(0)` deadlocks instead).
+    #[track_caller]
+    pub fn set_limit(&mut self, limit: usize) {
+        assert!(
+            limit > 0,
+            "ErrGroup limit must be at least 1 (a limit of 0 would never run a task)"
+        );
+        lock(&self.core.shared.state).limit = limit;
+    }
+
+    /// Makes the group's token a child of `parent` (Go's `errgroup.WithContext(ctx)`): when
+    /// `parent` fires, the group's token fires too and the tasks see it. That is cooperative:
+    /// the group keeps running its tasks, and `wait()` returns what they return. The group's
+    /// own cancellation never fires `parent`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{CancelToken, ErrGroup};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let shutdown = CancelToken::new();
+    /// let mut group = ErrGroup::new().with_parent(&shutdown);
+    /// let token = group.cancel_token();
+    /// group.spawn(async move {
+    ///     token.cancelled().await; // winds down when the server shuts down
+    ///     Ok::<_, ()>("flushed")
+    /// });
+    /// shutdown.cancel();
+    /// assert_eq!(group.wait().await, Ok(vec!["flushed"]));
+    /// # });
+    /// ```
+    pub fn with_parent(self, parent: &CancelToken) -> Self {
+        let shared = &self.core.shared;
+        // The token may already be out (`cancel_token()`), so it is hooked under the parent
+        // rather than replaced. The group keeps the parent alive: a chain above it keeps
+        // firing even if every other handle to the parent is dropped.
+        shared.token.attach_to(parent);
+        lock(&shared.state).parent = Some(parent.clone());
+        self
+    }
+
+    /// Adds a task (Go's `g.Go`). It starts when `wait()` (or `wait_all()`) runs, at once if
+    /// there is room under the limit, otherwise when its turn comes, in spawn order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = taskgroup::ErrGroup::new();
+    /// group.spawn(async { Ok::<_, ()>("a") });
+    /// group.spawn(async { Ok("b") });
+    /// assert_eq!(group.wait().await, Ok(vec!["a", "b"]));
+    /// # });
+    /// ```
+    pub fn spawn<F>(&mut self, future: F)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'scope,
+    {
+        // The group is not closed before `wait()`, so nothing is handed back.
+        let _ = self.core.shared.push(future, false);
+    }
+
+    /// Adds a task unless spawned-but-unfinished tasks already reach the limit (Go's
+    /// `g.TryGo`), in which case the future is handed back untouched. Without a limit it always
+    /// succeeds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut group = taskgroup::ErrGroup::new().with_limit(1);
+    /// assert!(group.try_spawn(async { Ok::<_, ()>(1) }).is_ok());
+    /// let second = group.try_spawn(async { Ok(2) });
+    /// assert!(second.is_err()); // the future is handed back
+    /// ```
+    pub fn try_spawn<F>(&mut self, future: F) -> Result<(), F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'scope,
+    {
+        self.core.shared.push(future, true)
+    }
+
+    /// A handle that adds tasks to this group, also from inside its tasks.
+    pub fn spawner(&self) -> ErrGroupSpawner<'scope, T, E> {
+        ErrGroupSpawner {
+            shared: self.core.shared.clone(),
+        }
+    }
+
+    /// The group's token (Go's `ctx` from `errgroup.WithContext`). It fires on the first error
+    /// or panic (before the other tasks are dropped, so their drop code sees it), when
+    /// `wait()` or `wait_all()` returns, when the group or its `wait()` future is dropped, and
+    /// with the parent given to [`with_parent`](Self::with_parent).
+    ///
+    /// Firing it yourself is a cooperative stop: tasks see it and wind down, and the group keeps
+    /// running them. Dropping the `wait()` future is the hard stop.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.core.shared.token.clone()
+    }
+
+    /// Runs the tasks and returns their values in spawn order, or the first error (Go's
+    /// `g.Wait()`).
+    ///
+    /// On the first error, the group fires its token, drops every other running or queued task,
+    /// and the future returns `Err(first)` once every task has finished or been dropped.
+    /// Otherwise it returns `Ok` once every task, including those spawned while it ran, has
+    /// finished. Either way the token fires before it returns.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the panic of a task that panicked (after dropping the other tasks), with its
+    /// original payload; a panic is never lost, even one that came after the first error.
+    /// In the parallel form, also panics if the executor dropped a task before it finished
+    /// (for example, a runtime that was shut down).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future (for example under [`.timeout(d)`](crate::TimeoutExt)) is the hard
+    /// stop: the token fires, and every task is dropped (in the parallel form, at its next
+    /// poll, which it is woken for). Nothing keeps running.
+    pub fn wait(self) -> ErrGroupWait<'scope, T, E> {
+        ErrGroupWait {
+            driver: Driver::new(self.core, true),
+        }
+    }
+
+    /// Runs every task to its end, errors included, and returns every outcome in spawn order
+    /// (Go's `errors.Join` pattern; the index says which task). An error does not cancel
+    /// anything; the token fires when it returns.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait): a task's panic cancels the others and is resumed here.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](Self::wait): dropping the future cancels and drops every task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = taskgroup::ErrGroup::new();
+    /// group.spawn(async { Ok(1) });
+    /// group.spawn(async { Err("b failed") });
+    /// group.spawn(async { Ok(3) });
+    /// assert_eq!(group.wait_all().await, vec![Ok(1), Err("b failed"), Ok(3)]);
+    /// # });
+    /// ```
+    pub fn wait_all(self) -> ErrGroupWaitAll<'scope, T, E> {
+        ErrGroupWaitAll {
+            driver: Driver::new(self.core, false),
+        }
+    }
+}
+
+impl<T, E> ErrGroup<'static, T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// A parallel group: each task runs as its own executor task, handed to `spawn`, so tasks
+    /// run on several cores where the executor has them. Tasks must be `'static`.
+    ///
+    /// `spawn` receives a boxed future to run to completion, e.g. `|f| { tokio::spawn(f); }`,
+    /// `|f| smol::spawn(f).detach()`, `|f| { async_std::task::spawn(f); }`. It is called when a
+    /// task starts (inside `wait()`, within the limit). When the group is cancelled by its first
+    /// error, a panic or a drop, each spawned task drops its future at its next poll (it is
+    /// woken for that), and `wait()` returns only after all of them did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::ErrGroup;
+    ///
+    /// # smol::block_on(async {
+    /// let ex = std::sync::Arc::new(smol::Executor::new());
+    /// let spawner = ex.clone();
+    /// let mut group = ErrGroup::with_spawner(move |f| spawner.spawn(f).detach());
+    /// for n in 0..10 {
+    ///     group.spawn(async move { Ok::<_, ()>(n) });
+    /// }
+    /// let sum: i32 = ex.run(group.wait()).await.unwrap().iter().sum();
+    /// assert_eq!(sum, 45);
+    /// # });
+    /// ```
+    pub fn with_spawner<S>(spawn: S) -> Self
+    where
+        S: Fn(Pin<Box<dyn Future<Output = ()> + Send + 'static>>) + Send + Sync + 'static,
+    {
+        Self::build(Some(StdArc::new(spawn)))
+    }
+}
+
+impl<'scope, T, E> Default for ErrGroup<'scope, T, E>
+where
+    T: Send + 'scope,
+    E: Send + 'scope,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'scope, T, E> ErrGroupSpawner<'scope, T, E>
+where
+    T: Send + 'scope,
+    E: Send + 'scope,
+{
+    /// Adds a task to the group, as [`ErrGroup::spawn`] does. If the group already finished or
+    /// was cancelled by its own failure or drop, `future` is dropped without running.
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'scope,
+    {
+        // Dropped here, outside every lock, if the group is closed.
+        drop(self.shared.push(future, false));
+    }
+
+    /// Adds a task unless spawned-but-unfinished tasks already reach the limit, as
+    /// [`ErrGroup::try_spawn`] does; also hands the future back if the group already finished
+    /// or was cancelled.
+    pub fn try_spawn<F>(&self, future: F) -> Result<(), F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'scope,
+    {
+        self.shared.push(future, true)
+    }
+
+    /// The group's token; see [`ErrGroup::cancel_token`].
+    pub fn cancel_token(&self) -> CancelToken {
+        self.shared.token.clone()
+    }
+}
+
+impl<T, E> Clone for ErrGroupSpawner<'_, T, E> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<'scope, T, E> Shared<'scope, T, E>
+where
+    T: Send + 'scope,
+    E: Send + 'scope,
+{
+    /// Queues `future` as a job. Hands it back if the group is closed, or if `limited` and the
+    /// unfinished jobs reach the limit.
+    fn push<F>(self: &Arc<Self>, future: F, limited: bool) -> Result<(), F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'scope,
+    {
+        // Boxed before the lock, to keep the critical section short; not pinned yet, so the
+        // future can still be handed back untouched.
+        let mut job = Box::new(Job {
+            future: Some(future),
+            shared: self.clone(),
+            index: 0,
+            listener: None,
+            reported: false,
+        });
+        let mut state = lock(&self.state);
+        if state.closed || (limited && state.unfinished >= state.limit) {
+            drop(state);
+            job.reported = true; // it never joined: its drop must not report
+            return Err(job.future.take().expect("the future is still in the job"));
+        }
+        job.index = state.outcomes.len();
+        state.outcomes.push(None);
+        state.unfinished += 1;
+        state.queue.push_back(Box::into_pin(job));
+        let wake = state.fail_fast.is_some();
+        drop(state);
+        if wake {
+            // `wait()` runs: let it start the new job.
+            self.wake.notify();
+        }
+        Ok(())
+    }
+
+    /// Takes up to `room` queued jobs to start, marking the group as started.
+    fn take_startable(&self, out: &mut Vec<Task<'scope>>) {
+        let mut state = lock(&self.state);
+        if state.aborted {
+            return;
+        }
+        let running = state.unfinished - state.queue.len();
+        let room = state.limit.saturating_sub(running).min(state.queue.len());
+        out.extend(state.queue.drain(..room));
+    }
+}
+
+impl<'scope, T, E> Shared<'scope, T, E> {
+    /// Records how job `index` ended: called exactly once per job.
+    fn report(&self, index: usize, outcome: Outcome<T, E>) {
+        let mut state = lock(&self.state);
+        state.unfinished -= 1;
+        let mut fail = false;
+        let mut discard_error = None;
+        let mut discard_panic = None;
+        match outcome {
+            Outcome::Done(result) => {
+                state.finished += 1;
+                match result {
+                    Err(error) if state.fail_fast == Some(true) => {
+                        if state.first_error.is_none() && !state.aborted {
+                            state.first_error = Some(error);
+                            fail = true;
+                        } else {
+                            discard_error = Some(error);
+                        }
+                    }
+                    result => state.outcomes[index] = Some(result),
+                }
+            }
+            Outcome::Panicked(payload) => {
+                state.finished += 1;
+                if state.failure.is_none() {
+                    state.failure = Some(Failure::Panic(payload));
+                    fail = true;
+                } else {
+                    discard_panic = Some(payload);
+                }
+            }
+            // Dropped by the group itself (it aborted or closed): as intended.
+            Outcome::Dropped if state.aborted || state.closed => {}
+            // Dropped by an executor before it finished: the group cannot return its result.
+            Outcome::Dropped => {
+                if state.failure.is_none() {
+                    state.failure = Some(Failure::Lost);
+                }
+                fail = true;
+            }
+        }
+        let wake = self.spawn.is_some()
+            && (state.unfinished == 0
+                || (!state.aborted
+                    && !state.queue.is_empty()
+                    && state.unfinished - state.queue.len() < state.limit));
+        drop(state);
+        drop(discard_error);
+        drop(discard_panic);
+        if fail {
+            self.abort();
+        }
+        if wake {
+            self.wake.notify();
+        }
+    }
+
+    /// The group's own cancellation: fire the token first (so the tasks' drop code sees it),
+    /// then stop everything: nothing starts any more, spawned jobs drop their future at their
+    /// next poll, queued jobs are dropped here.
+    fn abort(&self) {
+        self.token.cancel();
+        let queued = {
+            let mut state = lock(&self.state);
+            state.aborted = true;
+            state.closed = true;
+            std::mem::take(&mut state.queue)
+        };
+        self.abort.set();
+        // Outside the lock: a job's drop reports, and its future's drop code may spawn.
+        drop(queued);
+    }
+}
+
+pin_project! {
+    /// A spawned future and its report: the unit of work of both forms.
+    struct Job<'scope, F, T, E> {
+        #[pin]
+        future: Option<F>,
+        shared: Arc<Shared<'scope, T, E>>,
+        index: usize,
+        // Parallel form: listens to the abort flag while the future is pending.
+        listener: Option<EventListener>,
+        reported: bool,
+    }
+
+    impl<'scope, F, T, E> PinnedDrop for Job<'scope, F, T, E> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if !*this.reported {
+                *this.reported = true;
+                // The future goes first: its drop code runs before the group hears of it.
+                this.future.set(None);
+                this.shared.report(*this.index, Outcome::Dropped);
+            }
+        }
+    }
+}
+
+impl<'scope, F, T, E> Future for Job<'scope, F, T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    T: Send + 'scope,
+    E: Send + 'scope,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if *this.reported {
+            return Poll::Ready(());
+        }
+        let shared = &**this.shared;
+        let outcome = if shared.abort.is_set() {
+            this.future.set(None);
+            Outcome::Dropped
+        } else {
+            let mut future = this.future.as_mut();
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                let inner = future
+                    .as_mut()
+                    .as_pin_mut()
+                    .expect("a job is not polled after it reported");
+                let poll = inner.poll(cx);
+                if poll.is_ready() {
+                    // Dropped before the report, so its drop code runs before `wait()` returns;
+                    // inside the catch, so a panicking drop counts as the task's panic.
+                    future.set(None);
+                }
+                poll
+            }));
+            match polled {
+                Ok(Poll::Ready(result)) => Outcome::Done(result),
+                Ok(Poll::Pending) => {
+                    if shared.spawn.is_none()
+                        || shared.abort.poll_set(this.listener, cx).is_pending()
+                    {
+                        return Poll::Pending;
+                    }
+                    // Aborted while we were pending: drop the future now.
+                    this.future.set(None);
+                    Outcome::Dropped
+                }
+                Err(payload) => {
+                    // A panicking future is dropped too; a second panic from its drop code is
+                    // not the task's story, so it is swallowed.
+                    let _ = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
+                    Outcome::Panicked(payload)
+                }
+            }
+        };
+        *this.reported = true;
+        shared.report(*this.index, outcome);
+        Poll::Ready(())
+    }
+}
+
+/// What ends a `wait()`.
+enum Finished<T, E> {
+    Outcomes(Vec<Option<Result<T, E>>>),
+    Error(E),
+}
+
+/// Runs the group: the engine behind [`ErrGroupWait`] and [`ErrGroupWaitAll`].
+struct Driver<'scope, T, E> {
+    core: Core<'scope, T, E>,
+    /// Local form: the running jobs, polled here.
+    local: Local<'scope>,
+    /// Jobs taken from the queue to start (a buffer kept between polls).
+    starting: Vec<Task<'scope>>,
+    done: bool,
+}
+
+impl<'scope, T, E> Driver<'scope, T, E>
+where
+    T: Send + 'scope,
+    E: Send + 'scope,
+{
+    fn new(core: Core<'scope, T, E>, fail_fast: bool) -> Self {
+        lock(&core.shared.state).fail_fast = Some(fail_fast);
+        let wake = core.shared.wake.clone();
+        Self {
+            core,
+            local: Local::new(wake),
+            starting: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Finished<T, E>> {
+        assert!(!self.done, "an ErrGroup's wait() polled after it returned");
+        let shared = self.core.shared.clone();
+        // Polls of woken jobs in this call; past the budget, yield to the executor so that a
+        // job that keeps waking itself cannot starve it.
+        let budget = self.local.len().max(32);
+        let mut repolls = 0;
+        loop {
+            // Register first, then look: whatever happens after this is a wake-up.
+            let notified = shared.wake.take(cx.waker(), &mut self.local.woken);
+            let mut progress = notified || !self.local.woken.is_empty();
+            repolls += self.local.woken.len();
+            self.local.poll_woken(&shared.abort);
+
+            if shared.abort.is_set() {
+                // The group's own cancellation: the token has fired; drop what runs here.
+                self.local.clear();
+            } else {
+                shared.take_startable(&mut self.starting);
+                progress |= !self.starting.is_empty();
+                for task in self.starting.drain(..) {
+                    match &shared.spawn {
+                        // A job started earlier in this loop may have failed: the rest are
+                        // dropped unstarted (each reports itself).
+                        _ if shared.abort.is_set() => drop(task),
+                        Some(spawn) => spawn(task),
+                        None => self.local.start(task),
+                    }
+                }
+                if shared.abort.is_set() {
+                    self.local.clear();
+                }
+            }
+
+            let mut state = lock(&shared.state);
+            if state.unfinished == 0 {
+                state.closed = true;
+                let failure = state.failure.take();
+                let first_error = state.first_error.take();
+                let outcomes = std::mem::take(&mut state.outcomes);
+                drop(state);
+                self.done = true;
+                shared.token.cancel();
+                match failure {
+                    Some(Failure::Panic(payload)) => resume_unwind(payload),
+                    Some(Failure::Lost) => panic!(
+                        "an ErrGroup task was dropped by its executor before it finished \
+                         (was the runtime shut down?)"
+                    ),
+                    None => {}
+                }
+                return Poll::Ready(match first_error {
+                    Some(error) => Finished::Error(error),
+                    None => Finished::Outcomes(outcomes),
+                });
+            }
+            drop(state);
+            if !progress {
+                return Poll::Pending;
+            }
+            if repolls > budget {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl<'scope, T, E> Drop for Core<'scope, T, E> {
+    fn drop(&mut self) {
+        if !lock(&self.shared.state).closed {
+            // The group dropped before `wait()`: the hard stop, token first.
+            self.shared.abort();
+        }
+    }
+}
+
+impl<'scope, T, E> Drop for Driver<'scope, T, E> {
+    fn drop(&mut self) {
+        if !self.done {
+            // `wait()` dropped: the hard stop. The token fires and nothing starts, then the
+            // running local jobs are dropped; spawned ones drop at their next poll.
+            self.core.shared.abort();
+            self.local.clear();
+        }
+    }
+}
+
+pin_project! {
+    /// The future returned by [`ErrGroup::wait`]: `Ok(values)` in spawn order, or the first
+    /// error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it cancels the group and drops every task (see [`ErrGroup::wait`]).
+    #[must_use = "an ErrGroup runs nothing unless its wait() is polled"]
+    pub struct ErrGroupWait<'scope, T, E> {
+        driver: Driver<'scope, T, E>,
+    }
+}
+
+impl<'scope, T, E> Future for ErrGroupWait<'scope, T, E>
+where
+    T: Send + 'scope,
+    E: Send + 'scope,
+{
+    type Output = Result<Vec<T>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.driver.poll_finish(cx).map(|finished| match finished {
+            Finished::Error(error) => Err(error),
+            Finished::Outcomes(outcomes) => Ok(outcomes
+                .into_iter()
+                .map(|outcome| match outcome {
+                    Some(Ok(value)) => value,
+                    _ => unreachable!("every task of a successful group returned a value"),
+                })
+                .collect()),
+        })
+    }
+}
+
+pin_project! {
+    /// The future returned by [`ErrGroup::wait_all`]: every task's outcome, in spawn order.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it cancels the group and drops every task (see [`ErrGroup::wait`]).
+    #[must_use = "an ErrGroup runs nothing unless its wait_all() is polled"]
+    pub struct ErrGroupWaitAll<'scope, T, E> {
+        driver: Driver<'scope, T, E>,
+    }
+}
+
+impl<'scope, T, E> Future for ErrGroupWaitAll<'scope, T, E>
+where
+    T: Send + 'scope,
+    E: Send + 'scope,
+{
+    type Output = Vec<Result<T, E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.driver.poll_finish(cx).map(|finished| match finished {
+            Finished::Error(_) => unreachable!("wait_all() keeps errors as outcomes"),
+            Finished::Outcomes(outcomes) => outcomes
+                .into_iter()
+                .map(|outcome| outcome.expect("every task of a finished group has an outcome"))
+                .collect(),
+        })
+    }
+}
+
+/// The local form's executor: a slab of running jobs, each with its own waker that queues its
+/// slot for the driver.
+struct Local<'scope> {
+    slots: Vec<Slot<'scope>>,
+    free: Vec<usize>,
+    running: usize,
+    queue: StdArc<WakeQueue>,
+    /// Slots woken since the last look (a buffer swapped with the queue's).
+    woken: Vec<usize>,
+}
+
+struct Slot<'scope> {
+    task: Option<Task<'scope>>,
+    node: StdArc<SlotWaker>,
+    waker: Waker,
+}
+
+impl<'scope> Local<'scope> {
+    fn new(queue: StdArc<WakeQueue>) -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            running: 0,
+            queue,
+            woken: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.running
+    }
+
+    /// Puts `task` in a slot and polls it once.
+    fn start(&mut self, task: Task<'scope>) {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let node = StdArc::new(SlotWaker {
+                    slot: self.slots.len(),
+                    queued: AtomicBool::new(false),
+                    queue: self.queue.clone(),
+                });
+                self.slots.push(Slot {
+                    task: None,
+                    waker: Waker::from(node.clone()),
+                    node,
+                });
+                self.slots.len() - 1
+            }
+        };
+        self.slots[index].task = Some(task);
+        self.running += 1;
+        self.poll_slot(index);
+    }
+
+    fn poll_woken(&mut self, abort: &Flag) {
+        let mut woken = std::mem::take(&mut self.woken);
+        for &index in &woken {
+            if abort.is_set() {
+                break;
+            }
+            self.poll_slot(index);
+        }
+        woken.clear();
+        self.woken = woken;
+    }
+
+    fn poll_slot(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        let Some(task) = slot.task.as_mut() else {
+            return; // a stale wake-up for a slot that finished
+        };
+        // Cleared before the poll: a wake-up during the poll queues the slot again.
+        slot.node.queued.store(false, Ordering::Release);
+        if task
+            .as_mut()
+            .poll(&mut Context::from_waker(&slot.waker))
+            .is_pending()
+        {
+            return;
+        }
+        slot.task = None;
+        self.running -= 1;
+        // Reuse the slot's waker unless a clone of it is still held somewhere (our two
+        // references: `node` and `waker`); a stale clone would only cause a spurious poll, but
+        // a fresh node keeps its `queued` flag honest.
+        if StdArc::strong_count(&slot.node) != 2 {
+            slot.node = StdArc::new(SlotWaker {
+                slot: index,
+                queued: AtomicBool::new(false),
+                queue: self.queue.clone(),
+            });
+            slot.waker = Waker::from(slot.node.clone());
+        }
+        self.free.push(index);
+    }
+
+    /// Drops every running job (each reports itself as dropped).
+    fn clear(&mut self) {
+        for slot in &mut self.slots {
+            if slot.task.take().is_some() {
+                self.running -= 1;
+            }
+        }
+        self.free.clear();
+        self.free.extend(0..self.slots.len());
+    }
+}
+
+/// Where wake-ups for the driver meet: slots woken by their job's waker, and notifications
+/// (a spawn, a parallel job's report).
+struct WakeQueue {
+    state: Mutex<WakeState>,
+}
+
+struct WakeState {
+    slots: Vec<usize>,
+    notified: bool,
+    waker: Option<Waker>,
+}
+
+impl WakeQueue {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(WakeState {
+                slots: Vec::new(),
+                notified: false,
+                waker: None,
+            }),
+        }
+    }
+
+    fn push(&self, slot: usize) {
+        let waker = {
+            let mut state = lock(&self.state);
+            state.slots.push(slot);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn notify(&self) {
+        let waker = {
+            let mut state = lock(&self.state);
+            state.notified = true;
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Registers `waker` and swaps the woken slots into `out` (empty on entry); returns whether
+    /// there was a notification.
+    fn take(&self, waker: &Waker, out: &mut Vec<usize>) -> bool {
+        let mut state = lock(&self.state);
+        std::mem::swap(&mut state.slots, out);
+        match &state.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => state.waker = Some(waker.clone()),
+        }
+        std::mem::take(&mut state.notified)
+    }
+}
+
+struct SlotWaker {
+    slot: usize,
+    queued: AtomicBool,
+    queue: StdArc<WakeQueue>,
+}
+
+impl Wake for SlotWaker {
+    fn wake(self: StdArc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.queue.push(self.slot);
+        }
+    }
+}
+
+impl<'scope, T, E> fmt::Debug for ErrGroup<'scope, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.shared.fmt_counts("ErrGroup", f)
+    }
+}
+
+impl<'scope, T, E> Shared<'scope, T, E> {
+    fn fmt_counts(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.state);
+        f.debug_struct(name)
+            .field("queued", &state.queue.len())
+            .field("running", &(state.unfinished - state.queue.len()))
+            .field("finished", &state.finished)
+            .field("limit", &(state.limit != usize::MAX).then_some(state.limit))
+            .field("parallel", &self.spawn.is_some())
+            .field("cancelled", &self.token.is_cancelled())
+            .finish()
+    }
+}
+
+impl<'scope, T, E> fmt::Debug for ErrGroupSpawner<'scope, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.shared.fmt_counts("ErrGroupSpawner", f)
+    }
+}
+
+impl<'scope, T, E> fmt::Debug for ErrGroupWait<'scope, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.driver.core.shared.fmt_counts("ErrGroupWait", f)
+    }
+}
+
+impl<'scope, T, E> fmt::Debug for ErrGroupWaitAll<'scope, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.driver.core.shared.fmt_counts("ErrGroupWaitAll", f)
+    }
+}
