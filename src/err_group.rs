@@ -224,11 +224,7 @@ enum Outcome<T, E> {
     Dropped,
 }
 
-impl<'scope, T, E> ErrGroup<'scope, T, E>
-where
-    T: Send + 'scope,
-    E: Send + 'scope,
-{
+impl<'scope, T, E> ErrGroup<'scope, T, E> {
     /// A local group: its tasks run inside the future returned by [`wait`](Self::wait) (or
     /// [`wait_all`](Self::wait_all)), concurrently with each other, on whatever executor polls
     /// it. Tasks may borrow from the enclosing scope.
@@ -354,6 +350,8 @@ where
     pub fn spawn<F>(&mut self, future: F)
     where
         F: Future<Output = Result<T, E>> + Send + 'scope,
+        T: Send + 'scope,
+        E: Send + 'scope,
     {
         // The group is not closed before `wait()`, so nothing is handed back.
         let _ = self.core.shared.push(future, false);
@@ -374,6 +372,8 @@ where
     pub fn try_spawn<F>(&mut self, future: F) -> Result<(), F>
     where
         F: Future<Output = Result<T, E>> + Send + 'scope,
+        T: Send + 'scope,
+        E: Send + 'scope,
     {
         self.core.shared.push(future, true)
     }
@@ -490,26 +490,20 @@ where
     }
 }
 
-impl<'scope, T, E> Default for ErrGroup<'scope, T, E>
-where
-    T: Send + 'scope,
-    E: Send + 'scope,
-{
+impl<'scope, T, E> Default for ErrGroup<'scope, T, E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<'scope, T, E> ErrGroupSpawner<'scope, T, E>
-where
-    T: Send + 'scope,
-    E: Send + 'scope,
-{
+impl<'scope, T, E> ErrGroupSpawner<'scope, T, E> {
     /// Adds a task to the group, as [`ErrGroup::spawn`] does. If the group already finished or
     /// was cancelled by its own failure or drop, `future` is dropped without running.
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = Result<T, E>> + Send + 'scope,
+        T: Send + 'scope,
+        E: Send + 'scope,
     {
         // Dropped here, outside every lock, if the group is closed.
         drop(self.shared.push(future, false));
@@ -521,6 +515,8 @@ where
     pub fn try_spawn<F>(&self, future: F) -> Result<(), F>
     where
         F: Future<Output = Result<T, E>> + Send + 'scope,
+        T: Send + 'scope,
+        E: Send + 'scope,
     {
         self.shared.push(future, true)
     }
@@ -549,6 +545,8 @@ where
     fn push<F>(self: &Arc<Self>, future: F, limited: bool) -> Result<(), F>
     where
         F: Future<Output = Result<T, E>> + Send + 'scope,
+        T: Send + 'scope,
+        E: Send + 'scope,
     {
         // Boxed before the lock, to keep the critical section short; not pinned yet, so the
         // future can still be handed back untouched.
@@ -577,7 +575,9 @@ where
         }
         Ok(())
     }
+}
 
+impl<'scope, T, E> Shared<'scope, T, E> {
     /// Takes up to `room` queued jobs to start, marking the group as started.
     fn take_startable(&self, out: &mut Vec<Task<'scope>>) {
         let mut state = lock(&self.state);
@@ -588,9 +588,7 @@ where
         let room = state.limit.saturating_sub(running).min(state.queue.len());
         out.extend(state.queue.drain(..room));
     }
-}
 
-impl<'scope, T, E> Shared<'scope, T, E> {
     /// Records how job `index` ended: called exactly once per job.
     fn report(&self, index: usize, outcome: Outcome<T, E>) {
         let mut state = lock(&self.state);
@@ -690,11 +688,9 @@ pin_project! {
     }
 }
 
-impl<'scope, F, T, E> Future for Job<'scope, F, T, E>
+impl<F, T, E> Future for Job<'_, F, T, E>
 where
     F: Future<Output = Result<T, E>>,
-    T: Send + 'scope,
-    E: Send + 'scope,
 {
     type Output = ();
 
@@ -764,11 +760,7 @@ struct Driver<'scope, T, E> {
     done: bool,
 }
 
-impl<'scope, T, E> Driver<'scope, T, E>
-where
-    T: Send + 'scope,
-    E: Send + 'scope,
-{
+impl<'scope, T, E> Driver<'scope, T, E> {
     fn new(core: Core<'scope, T, E>, fail_fast: bool) -> Self {
         lock(&core.shared.state).fail_fast = Some(fail_fast);
         let wake = core.shared.wake.clone();
@@ -881,11 +873,7 @@ pin_project! {
     }
 }
 
-impl<'scope, T, E> Future for ErrGroupWait<'scope, T, E>
-where
-    T: Send + 'scope,
-    E: Send + 'scope,
-{
+impl<'scope, T, E> Future for ErrGroupWait<'scope, T, E> {
     type Output = Result<Vec<T>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -915,11 +903,7 @@ pin_project! {
     }
 }
 
-impl<'scope, T, E> Future for ErrGroupWaitAll<'scope, T, E>
-where
-    T: Send + 'scope,
-    E: Send + 'scope,
-{
+impl<'scope, T, E> Future for ErrGroupWaitAll<'scope, T, E> {
     type Output = Vec<Result<T, E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
