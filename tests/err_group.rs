@@ -245,6 +245,8 @@ fn try_spawn_hands_the_future_back_at_the_limit<R: Runtime + 'static>() {
 }
 
 fn tasks_spawn_tasks_through_the_spawner<R: Runtime + 'static>() {
+    // Not an `async fn`: a future that spawns itself needs a nameable, non-recursive type.
+    #[allow(clippy::manual_async_fn)]
     fn visit(
         node: usize,
         spawner: taskgroup::ErrGroupSpawner<'static, usize, ()>,
