@@ -354,7 +354,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
         E: Send + 'scope,
     {
         // The group is not closed before `wait()`, so nothing is handed back.
-        let _ = self.core.shared.push(future, false);
+        let _ = Shared::push(&self.core.shared, future, false);
     }
 
     /// Adds a task unless spawned-but-unfinished tasks already reach the limit (Go's
@@ -375,7 +375,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
         T: Send + 'scope,
         E: Send + 'scope,
     {
-        self.core.shared.push(future, true)
+        Shared::push(&self.core.shared, future, true)
     }
 
     /// A handle that adds tasks to this group, also from inside its tasks.
@@ -506,7 +506,7 @@ impl<'scope, T, E> ErrGroupSpawner<'scope, T, E> {
         E: Send + 'scope,
     {
         // Dropped here, outside every lock, if the group is closed.
-        drop(self.shared.push(future, false));
+        drop(Shared::push(&self.shared, future, false));
     }
 
     /// Adds a task unless spawned-but-unfinished tasks already reach the limit, as
@@ -518,7 +518,7 @@ impl<'scope, T, E> ErrGroupSpawner<'scope, T, E> {
         T: Send + 'scope,
         E: Send + 'scope,
     {
-        self.shared.push(future, true)
+        Shared::push(&self.shared, future, true)
     }
 
     /// The group's token; see [`ErrGroup::cancel_token`].
@@ -542,7 +542,7 @@ where
 {
     /// Queues `future` as a job. Hands it back if the group is closed, or if `limited` and the
     /// unfinished jobs reach the limit.
-    fn push<F>(self: &Arc<Self>, future: F, limited: bool) -> Result<(), F>
+    fn push<F>(this: &Arc<Self>, future: F, limited: bool) -> Result<(), F>
     where
         F: Future<Output = Result<T, E>> + Send + 'scope,
         T: Send + 'scope,
@@ -552,12 +552,12 @@ where
         // future can still be handed back untouched.
         let mut job = Box::new(Job {
             future: Some(future),
-            shared: self.clone(),
+            shared: this.clone(),
             index: 0,
             listener: None,
             reported: false,
         });
-        let mut state = lock(&self.state);
+        let mut state = lock(&this.state);
         if state.closed || (limited && state.unfinished >= state.limit) {
             drop(state);
             job.reported = true; // it never joined: its drop must not report
@@ -571,7 +571,7 @@ where
         drop(state);
         if wake {
             // `wait()` runs: let it start the new job.
-            self.wake.notify();
+            this.wake.notify();
         }
         Ok(())
     }

@@ -170,3 +170,82 @@ mod semaphore {
         });
     }
 }
+
+/// The error group's completion/cancel core, in the parallel form: each task is a loom thread.
+mod err_group {
+    use super::*;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use taskgroup::ErrGroup;
+
+    /// Runs each spawned task to completion on its own loom thread.
+    fn thread_spawner() -> ErrGroup<'static, u32, u32> {
+        ErrGroup::with_spawner(|task| {
+            thread::spawn(move || loom::future::block_on(task));
+        })
+    }
+
+    /// Counts drops: the model checks that every task's future is gone.
+    struct Probe(Arc<AtomicUsize>);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A task failing while another is pending and has to be aborted (woken through the abort
+    /// listener it may be registering right then): `wait()` returns the error, after the
+    /// pending task's future was dropped.
+    #[test]
+    fn an_error_aborts_a_pending_sibling() {
+        loom::model(|| {
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let mut group = thread_spawner();
+            let probe = Probe(dropped.clone());
+            group.spawn(async move {
+                let _probe = probe;
+                std::future::pending().await
+            });
+            group.spawn(async { Err(7) });
+            assert_eq!(loom::future::block_on(group.wait()), Err(7));
+            assert_eq!(dropped.load(Ordering::SeqCst), 1, "a task outlived wait()");
+        });
+    }
+
+    /// Two tasks failing at the same time: exactly one error is kept, and `wait()` returns it.
+    #[test]
+    fn two_errors_racing_keep_exactly_one() {
+        loom::model(|| {
+            let mut group = thread_spawner();
+            group.spawn(async { Err(1) });
+            group.spawn(async { Err(2) });
+            let error = loom::future::block_on(group.wait()).unwrap_err();
+            assert!(error == 1 || error == 2);
+        });
+    }
+
+    /// A task finishing with an error while another thread spawns through the spawner: the
+    /// late task either joins (and is dropped or finished before `wait()` returns) or is
+    /// dropped at once; either way it is dropped exactly once and nothing leaks (loom checks
+    /// that every `Arc` is freed).
+    #[test]
+    fn an_error_racing_a_spawn() {
+        loom::model(|| {
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let mut group = thread_spawner();
+            let spawner = group.spawner();
+            group.spawn(async { Err(3) });
+            let late = {
+                let probe = Probe(dropped.clone());
+                thread::spawn(move || {
+                    spawner.spawn(async move {
+                        let _probe = probe;
+                        Ok(1)
+                    });
+                })
+            };
+            assert_eq!(loom::future::block_on(group.wait()), Err(3));
+            late.join().unwrap();
+            assert_eq!(dropped.load(Ordering::SeqCst), 1);
+        });
+    }
+}
