@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the unit tests and the wait-group, timeout and semaphore tests under Miri (nightly).
+# Runs the unit tests and the wait-group, timeout, semaphore and error-group tests under Miri
+# (nightly).
 # Installs the nightly toolchain and the miri component with rustup when they are missing; where
 # they cannot be fetched it prints a loud SKIPPED line and exits 0, so Miri never blocks CI.
 # Timer-based tests that Miri cannot run are marked #[cfg_attr(miri, ignore)] in the tests.
@@ -37,3 +38,5 @@ echo "miri.sh: wait-group, timeout and auto-trait tests"
 cargo "+$TOOLCHAIN" miri test --test wait_group --test wait_group_props --test auto_traits
 echo "miri.sh: semaphore tests"
 cargo "+$TOOLCHAIN" miri test --test semaphore --test semaphore_props
+echo "miri.sh: error-group and cancel-token tests"
+cargo "+$TOOLCHAIN" miri test --test err_group --test err_group_props

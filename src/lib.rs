@@ -1,6 +1,7 @@
 //! Go's task-coordination idioms for async Rust, on any executor.
 //!
-//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted` and context-style timeouts to async
+//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup` and context-style
+//! cancellation and timeouts to async
 //! Rust without tying your code to a runtime: waiting and waking go through [`event-listener`], so the same
 //! primitives work under tokio, async-std, smol, `futures::executor` or a hand-rolled executor,
 //! and from plain threads where that makes sense.
@@ -16,6 +17,10 @@
 //! | `sem.Acquire(ctx, n)` / `sem.Release(n)` | `sem.acquire_many(n).await?`, dropping the permit |
 //! | `sem.TryAcquire(n)` | [`Semaphore::try_acquire_many`] |
 //! | buffered channel `make(chan struct{}, n)` as a limit | `static SEM: Semaphore = Semaphore::new(n);` |
+//! | `g, ctx := errgroup.WithContext(ctx)` | [`ErrGroup::new()`]`.with_parent(&ctx)`, [`g.cancel_token()`](ErrGroup::cancel_token) |
+//! | `g.Go(f)`, `g.TryGo(f)`, `g.SetLimit(n)` | [`spawn`](ErrGroup::spawn), [`try_spawn`](ErrGroup::try_spawn), [`set_limit`](ErrGroup::set_limit) |
+//! | `err := g.Wait()` | [`g.wait().await`](ErrGroup::wait) (`Result<Vec<T>, E>`, values in spawn order) |
+//! | `<-ctx.Done()`, `ctx.Err() != nil` | [`token.cancelled().await`](CancelToken::cancelled), [`token.is_cancelled()`](CancelToken::is_cancelled) |
 //!
 //! # A tour
 //!
@@ -60,6 +65,22 @@
 //! API.resize(10); // scale up while permits are out
 //! assert_eq!(API.available_permits(), 6);
 //! # drop((call, batch));
+//! # });
+//! ```
+//!
+//! Run tasks that fail together; the first error cancels the rest, and no task outlives the
+//! group:
+//!
+//! ```
+//! use taskgroup::ErrGroup;
+//!
+//! # futures::executor::block_on(async {
+//! let pages = ["/a", "/b", "/c"];
+//! let mut group = ErrGroup::new().with_limit(2); // tasks may borrow `pages`
+//! for page in &pages {
+//!     group.spawn(async move { Ok::<_, String>(page.len()) });
+//! }
+//! assert_eq!(group.wait().await, Ok(vec![2, 2, 2])); // in spawn order
 //! # });
 //! ```
 //!
