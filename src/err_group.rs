@@ -774,7 +774,7 @@ impl<'scope, T, E> Driver<'scope, T, E> {
 
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Finished<T, E>> {
         assert!(!self.done, "an ErrGroup's wait() polled after it returned");
-        let shared = self.core.shared.clone();
+        let shared = &*self.core.shared;
         // Polls of woken jobs in this call; past the budget, yield to the executor so that a
         // job that keeps waking itself cannot starve it.
         let budget = self.local.len().max(32);

@@ -559,3 +559,13 @@ fn the_parallel_form_runs_tasks_on_several_threads() {
         assert_ne!(threads[0], threads[1]);
     });
 }
+
+#[test]
+fn a_spawn_function_that_drops_tasks_makes_wait_panic_not_hang() {
+    let mut group = ErrGroup::with_spawner(drop);
+    group.spawn(async { Ok::<_, ()>(1) });
+    let payload =
+        futures::executor::block_on(AssertUnwindSafe(group.wait()).catch_unwind()).unwrap_err();
+    let message = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(message.contains("dropped by its executor"), "{message}");
+}
