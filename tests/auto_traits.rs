@@ -4,8 +4,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use taskgroup::{
-    Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, Elapsed, OwnedSemaphorePermit, Semaphore,
-    SemaphorePermit, Timeout, Track, TryAcquireError, Wait, WaitGroupGuard,
+    Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, Elapsed, ErrGroup,
+    ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, OwnedSemaphorePermit, RunUntilCancelled,
+    Semaphore, SemaphorePermit, Timeout, Track, TryAcquireError, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -67,4 +68,41 @@ fn semaphore_types() {
     fn error<E: std::error::Error + Send + Sync + 'static>() {}
     error::<AcquireError>();
     error::<TryAcquireError>();
+}
+
+#[test]
+fn err_group_types() {
+    // A group, its wait futures and its spawner are Send (a group can be awaited inside a
+    // spawned task), also when the tasks borrow ('scope shorter than 'static).
+    send::<ErrGroup<'_, String, std::io::Error>>();
+    sync::<ErrGroup<'_, String, std::io::Error>>();
+    send::<ErrGroupWait<'_, String, std::io::Error>>();
+    send::<ErrGroupWaitAll<'_, String, std::io::Error>>();
+    unpin::<ErrGroupWait<'_, String, std::io::Error>>();
+    send::<ErrGroupSpawner<'_, String, std::io::Error>>();
+    sync::<ErrGroupSpawner<'_, String, std::io::Error>>();
+    static_::<ErrGroupWait<'static, String, std::io::Error>>();
+    fn clone<T: Clone>() {}
+    clone::<ErrGroupSpawner<'_, String, std::io::Error>>();
+
+    // A wait() inside a spawned task: the future is Send across the await.
+    fn spawnable<F: Future + Send + 'static>(_: F) {}
+    spawnable(async {
+        let mut group = ErrGroup::new();
+        group.spawn(async { Ok::<_, ()>("static str") });
+        group.wait().await
+    });
+}
+
+#[test]
+fn cancel_types() {
+    send::<CancelToken>();
+    sync::<CancelToken>();
+    unpin::<CancelToken>();
+    static_::<CancelToken>();
+    send::<Cancelled<'_>>();
+    sync::<Cancelled<'_>>();
+    unpin::<Cancelled<'_>>();
+    send::<RunUntilCancelled<'_, SendFut>>();
+    unpin::<RunUntilCancelled<'_, SendFut>>();
 }
