@@ -1,0 +1,430 @@
+//! `ErrGroup` against the ways people run a batch of fallible futures today.
+//!
+//! Run with `cargo bench --bench err_group`; a criterion filter picks a scenario, e.g.
+//! `cargo bench --bench err_group -- limit8_10k`.
+//!
+//! Every scenario is one criterion group with taskgroup and each peer side by side, on the same
+//! input and the same driver. One iteration is the whole batch: build the group (or the
+//! collection of futures, or spawn the tasks), then await the result; construction is timed for
+//! every line.
+//!
+//! | crate | form | order of the values | first error | limit |
+//! | --- | --- | --- | --- | --- |
+//! | taskgroup | `ErrGroup::new()` (local) / `with_spawner` (parallel) + `wait()` | spawn order | drops (local) or aborts (parallel) the rest, returns once all are gone | `with_limit(n)` |
+//! | futures | `try_join_all` | input order | returns at once; the rest drop with it | none |
+//! | futures | `FuturesUnordered` + `TryStreamExt::try_collect` | completion order | as `try_join_all` | none |
+//! | futures | `stream::iter(..).buffer_unordered(n)` / `buffered(n)` | completion / input order | as `try_join_all` | `n` |
+//! | tokio | `JoinSet` + `join_next` loop, put back by index | by index (hand-written) | hand-written `abort_all()` + drain | none |
+//!
+//! The local scenarios run on a tokio current-thread runtime (`b.to_async`), which polls the
+//! whole batch as one future, as `futures::executor::block_on` would. The parallel scenarios run
+//! on a 2-worker multi-thread runtime; the benchmark body runs in `block_on` on the main thread,
+//! so it spawns and waits while the workers run the tasks.
+
+use std::future::{pending, Future};
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures::future::try_join_all;
+use futures::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
+use taskgroup::ErrGroup;
+use tokio::runtime::{Builder, Runtime};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+/// Tasks per iteration in every scenario.
+const TASKS: usize = 10_000;
+/// Rounds of the LCG in [`small_work`]: a few dozen nanoseconds of dependent arithmetic.
+const WORK_ROUNDS: usize = 32;
+/// The concurrency cap of `limit8_10k`.
+const LIMIT: usize = 8;
+
+/// The error of the failing task in `cancel_10k_pending_*`.
+#[derive(Debug, PartialEq)]
+struct Failed;
+
+/// The runtime of the local scenarios: one thread, which polls the batch future.
+fn current_thread_runtime() -> Runtime {
+    Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The runtime of the parallel scenarios: 2 workers, the size of the CI machine.
+fn multi_thread_runtime() -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Returns `Pending` once, after waking its own waker, then `Ready`: one trip through whatever
+/// polls it, with no runtime involved (unlike `tokio::task::yield_now`, which defers its wake-up
+/// to the runtime).
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+fn yield_once() -> YieldOnce {
+    YieldOnce(false)
+}
+
+/// The body of the small tasks of `small_10k_parallel_mt`: a chain of dependent multiply-adds.
+#[inline(never)]
+fn small_work(i: usize) -> u64 {
+    let mut x = black_box(i as u64);
+    for _ in 0..WORK_ROUNDS {
+        x = black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407),
+        );
+    }
+    x
+}
+
+/// Checks a batch's values: `0..TASKS` in input order, or in any order when `ordered` is false.
+fn check_values(mut values: Vec<u64>, ordered: bool) {
+    if !ordered {
+        values.sort_unstable();
+    }
+    assert!(
+        values.iter().copied().eq(0..TASKS as u64),
+        "wrong values (ordered: {ordered})"
+    );
+}
+
+/// 10 000 futures that are ready at their first poll, `async move { Ok(i) }`: the pure
+/// per-task overhead of the local form (a box, a slot, a report) against the futures crate's
+/// combinators. Every line returns all 10 000 values; `FuturesUnordered` returns them in
+/// completion order, which here is input order too, but the type does not promise it.
+fn ready_10k_local(c: &mut Criterion) {
+    let rt = current_thread_runtime();
+    let mut g = c.benchmark_group("ready_10k_local");
+    g.sample_size(20);
+
+    async fn taskgroup() -> Result<Vec<u64>, ()> {
+        let mut group = ErrGroup::new();
+        for i in 0..TASKS as u64 {
+            group.spawn(async move { Ok::<_, ()>(i) });
+        }
+        group.wait().await
+    }
+    async fn futures_try_join_all() -> Result<Vec<u64>, ()> {
+        try_join_all((0..TASKS as u64).map(|i| async move { Ok::<_, ()>(i) })).await
+    }
+    async fn futures_unordered_try_collect() -> Result<Vec<u64>, ()> {
+        (0..TASKS as u64)
+            .map(|i| async move { Ok::<_, ()>(i) })
+            .collect::<FuturesUnordered<_>>()
+            .try_collect()
+            .await
+    }
+
+    check_values(rt.block_on(taskgroup()).expect("ok"), true);
+    check_values(rt.block_on(futures_try_join_all()).expect("ok"), true);
+    check_values(
+        rt.block_on(futures_unordered_try_collect()).expect("ok"),
+        false,
+    );
+
+    g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
+    g.bench_function("futures_try_join_all", |b| {
+        b.to_async(&rt).iter(futures_try_join_all)
+    });
+    g.bench_function("futures_unordered_try_collect", |b| {
+        b.to_async(&rt).iter(futures_unordered_try_collect)
+    });
+
+    g.finish();
+}
+
+/// 10 000 small tasks ([`small_work`], then `Ok(value)`) spread over 2 workers, with the values
+/// wanted in spawn order. taskgroup spawns each task through `tokio::spawn`; the `JoinSet` line
+/// is what one writes by hand for the same result: each task returns its index with its value,
+/// a `join_next` loop writes the values into a preallocated `Vec` and would `abort_all()` on an
+/// error. `tokio_spawn_handles_in_order` awaits a `Vec<JoinHandle>` with `try_join_all`: in
+/// order, but with no cancellation at all (an error does not stop the others, and dropping it
+/// detaches them); it is the floor of spawning and joining, not an equivalent.
+fn small_10k_parallel_mt(c: &mut Criterion) {
+    let rt = multi_thread_runtime();
+    let mut g = c.benchmark_group("small_10k_parallel_mt");
+    g.sample_size(20);
+
+    async fn taskgroup() -> Result<Vec<u64>, ()> {
+        let mut group = ErrGroup::with_spawner(|f| {
+            tokio::spawn(f);
+        });
+        for i in 0..TASKS {
+            group.spawn(async move { Ok::<_, ()>(small_work(i)) });
+        }
+        group.wait().await
+    }
+    async fn tokio_join_set_by_index() -> Result<Vec<u64>, ()> {
+        let mut set = JoinSet::new();
+        for i in 0..TASKS {
+            set.spawn(async move { (i, Ok::<_, ()>(small_work(i))) });
+        }
+        let mut values = vec![0; TASKS];
+        while let Some(joined) = set.join_next().await {
+            match joined.expect("task panicked") {
+                (i, Ok(value)) => values[i] = value,
+                (_, Err(error)) => {
+                    set.abort_all();
+                    while set.join_next().await.is_some() {}
+                    return Err(error);
+                }
+            }
+        }
+        Ok(values)
+    }
+    async fn tokio_spawn_handles_in_order() -> Result<Vec<u64>, ()> {
+        let handles = (0..TASKS).map(|i| tokio::spawn(async move { Ok::<_, ()>(small_work(i)) }));
+        let results = try_join_all(handles).await.expect("task panicked");
+        results.into_iter().collect()
+    }
+
+    let expected: Vec<u64> = (0..TASKS).map(small_work).collect();
+    assert_eq!(rt.block_on(taskgroup()), Ok(expected.clone()));
+    assert_eq!(rt.block_on(tokio_join_set_by_index()), Ok(expected.clone()));
+    assert_eq!(rt.block_on(tokio_spawn_handles_in_order()), Ok(expected));
+
+    g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
+    g.bench_function("tokio_join_set_by_index", |b| {
+        b.to_async(&rt).iter(tokio_join_set_by_index)
+    });
+    g.bench_function("tokio_spawn_handles_in_order", |b| {
+        b.to_async(&rt).iter(tokio_spawn_handles_in_order)
+    });
+
+    g.finish();
+}
+
+/// 10 000 tasks that never finish (`std::future::pending()`) and one that fails, polled by the
+/// batch future itself. The failing task comes first and yields once before it returns `Err`,
+/// so every pending task has been polled once (each driver here polls in input order) when the
+/// error comes.
+///
+/// It comes first because `try_join_all` over more than 30 futures collects a `FuturesOrdered`
+/// and so only sees results in input order: an error behind a future that never finishes is
+/// never seen, and with the failing task last it hangs. taskgroup and `FuturesUnordered` stop at
+/// the first error wherever it is.
+///
+/// Timed: building the batch, polling all 10 001 futures, the error, and dropping the 10 000
+/// pending futures; every line has dropped them all when its future returns (taskgroup inside
+/// `wait()`, the futures combinators when the awaited future is dropped at the end of the
+/// `.await`).
+fn cancel_10k_pending_local(c: &mut Criterion) {
+    let rt = current_thread_runtime();
+    let mut g = c.benchmark_group("cancel_10k_pending_local");
+    g.sample_size(20);
+
+    async fn fail_after_yield() -> Result<u64, Failed> {
+        yield_once().await;
+        Err(Failed)
+    }
+    async fn taskgroup() -> Result<Vec<u64>, Failed> {
+        let mut group = ErrGroup::new();
+        group.spawn(fail_after_yield());
+        for _ in 0..TASKS {
+            group.spawn(pending());
+        }
+        group.wait().await
+    }
+    /// The same tasks as one type, for the homogeneous collections of the futures crate.
+    async fn task(i: usize) -> Result<u64, Failed> {
+        if i == 0 {
+            fail_after_yield().await
+        } else {
+            pending().await
+        }
+    }
+    async fn futures_try_join_all() -> Result<Vec<u64>, Failed> {
+        try_join_all((0..=TASKS).map(task)).await
+    }
+    async fn futures_unordered_try_collect() -> Result<Vec<u64>, Failed> {
+        (0..=TASKS)
+            .map(task)
+            .collect::<FuturesUnordered<_>>()
+            .try_collect()
+            .await
+    }
+
+    assert_eq!(rt.block_on(taskgroup()), Err(Failed));
+    assert_eq!(rt.block_on(futures_try_join_all()), Err(Failed));
+    assert_eq!(rt.block_on(futures_unordered_try_collect()), Err(Failed));
+
+    g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
+    g.bench_function("futures_try_join_all", |b| {
+        b.to_async(&rt).iter(futures_try_join_all)
+    });
+    g.bench_function("futures_unordered_try_collect", |b| {
+        b.to_async(&rt).iter(futures_unordered_try_collect)
+    });
+
+    g.finish();
+}
+
+/// Counts the pending tasks of `cancel_10k_pending_mt` that have started, and lets the failing
+/// task through once all of them have.
+struct Started {
+    count: AtomicUsize,
+    all: Notify,
+}
+
+impl Started {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            count: AtomicUsize::new(0),
+            all: Notify::new(),
+        })
+    }
+
+    /// A task that counts itself as started at its first poll, then never finishes.
+    async fn pending_task(self: Arc<Self>) -> Result<u64, Failed> {
+        if self.count.fetch_add(1, Ordering::AcqRel) + 1 == TASKS {
+            self.all.notify_one();
+        }
+        drop(self);
+        pending().await
+    }
+
+    /// A task that fails once every pending task has started.
+    async fn failing_task(self: Arc<Self>) -> Result<u64, Failed> {
+        self.all.notified().await;
+        Err(Failed)
+    }
+}
+
+/// The parallel form of `cancel_10k_pending_local`: 10 000 pending tasks and one failing task
+/// on 2 workers, against a `JoinSet` whose `join_next` loop calls `abort_all()` at the first
+/// error and then drains the set. The failing task is spawned first, as in the local scenario.
+/// On several workers, yielding once would not make it wait for the others, so here it waits
+/// until all 10 000 have been polled once (a counter and a `Notify`, the same for both lines).
+///
+/// Timed: spawning the 10 001 tasks, their first polls, the error, and the cancellation of the
+/// 10 000 pending tasks; both lines return only once every task is gone (taskgroup's `wait()`
+/// by design, the `JoinSet` by its drain).
+fn cancel_10k_pending_mt(c: &mut Criterion) {
+    let rt = multi_thread_runtime();
+    let mut g = c.benchmark_group("cancel_10k_pending_mt");
+    g.sample_size(20);
+
+    async fn taskgroup() -> Result<Vec<u64>, Failed> {
+        let started = Started::new();
+        let mut group = ErrGroup::with_spawner(|f| {
+            tokio::spawn(f);
+        });
+        group.spawn(started.clone().failing_task());
+        for _ in 0..TASKS {
+            group.spawn(started.clone().pending_task());
+        }
+        group.wait().await
+    }
+    async fn tokio_join_set_abort_all() -> Result<Vec<u64>, Failed> {
+        let started = Started::new();
+        let mut set = JoinSet::new();
+        set.spawn(started.clone().failing_task());
+        for _ in 0..TASKS {
+            set.spawn(started.clone().pending_task());
+        }
+        // The pending tasks never finish, so the first task to join is the failing one.
+        let error = match set.join_next().await {
+            Some(Ok(Err(error))) => error,
+            Some(Ok(Ok(_))) => unreachable!("no task succeeds"),
+            Some(Err(error)) => panic!("task failed to join: {error}"),
+            None => unreachable!("a task fails"),
+        };
+        set.abort_all();
+        while let Some(joined) = set.join_next().await {
+            assert!(joined.expect_err("aborted").is_cancelled());
+        }
+        Err(error)
+    }
+
+    assert_eq!(rt.block_on(taskgroup()), Err(Failed));
+    assert_eq!(rt.block_on(tokio_join_set_abort_all()), Err(Failed));
+
+    g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
+    g.bench_function("tokio_join_set_abort_all", |b| {
+        b.to_async(&rt).iter(tokio_join_set_abort_all)
+    });
+
+    g.finish();
+}
+
+/// 10 000 tasks that each yield once, at most 8 at a time (Go's `SetLimit(8)`), polled by the
+/// batch future. taskgroup queues all 10 000 (boxed) up front and starts the next in spawn order
+/// as one finishes; the futures lines create each future lazily from the iterator when there is
+/// room. `buffered` keeps input order like taskgroup, `buffer_unordered` does not.
+fn limit8_10k(c: &mut Criterion) {
+    let rt = current_thread_runtime();
+    let mut g = c.benchmark_group("limit8_10k");
+    g.sample_size(20);
+
+    async fn task(i: u64) -> Result<u64, ()> {
+        yield_once().await;
+        Ok(i)
+    }
+    async fn taskgroup() -> Result<Vec<u64>, ()> {
+        let mut group = ErrGroup::new().with_limit(LIMIT);
+        for i in 0..TASKS as u64 {
+            group.spawn(task(i));
+        }
+        group.wait().await
+    }
+    async fn futures_buffer_unordered() -> Result<Vec<u64>, ()> {
+        stream::iter(0..TASKS as u64)
+            .map(task)
+            .buffer_unordered(LIMIT)
+            .try_collect()
+            .await
+    }
+    async fn futures_buffered() -> Result<Vec<u64>, ()> {
+        stream::iter(0..TASKS as u64)
+            .map(task)
+            .buffered(LIMIT)
+            .try_collect()
+            .await
+    }
+
+    check_values(rt.block_on(taskgroup()).expect("ok"), true);
+    check_values(rt.block_on(futures_buffer_unordered()).expect("ok"), false);
+    check_values(rt.block_on(futures_buffered()).expect("ok"), true);
+
+    g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
+    g.bench_function("futures_buffer_unordered", |b| {
+        b.to_async(&rt).iter(futures_buffer_unordered)
+    });
+    g.bench_function("futures_buffered", |b| {
+        b.to_async(&rt).iter(futures_buffered)
+    });
+
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    ready_10k_local,
+    small_10k_parallel_mt,
+    cancel_10k_pending_local,
+    cancel_10k_pending_mt,
+    limit8_10k
+);
+criterion_main!(benches);
