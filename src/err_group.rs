@@ -3,14 +3,20 @@
 //!
 //! # How it works
 //!
-//! Every spawned future is wrapped in a [`Job`] and boxed once. A job reports its outcome
-//! (a value, an error, a panic, or being dropped) exactly once into the group's [`Shared`]
-//! state, which applies the failure policy: the first error or panic fires the token, then
-//! sets the abort flag and drops the queued jobs. The two forms differ only in who polls the
-//! jobs: the local form's [`Driver`] polls them itself (a small executor with one waker per
-//! slot), the parallel form hands them to the user's spawn function, and they listen to the
-//! abort flag so that they drop their future at their next poll. `unfinished` counts jobs that
-//! have not reported; the group is done when it is zero.
+//! Every spawned future is boxed once, in a wrapper that catches its panic and drops it as soon
+//! as it finishes. The two forms differ in who polls it and who keeps the books:
+//!
+//! - Local form: the [`Driver`] inside `wait()` polls the jobs itself (a small executor with
+//!   one reusable waker per slot) and records their outcomes in its own storage, so a job
+//!   costs no lock and no reference count beyond its queue entry.
+//! - Parallel form: each [`Job`] runs on the user's executor and reports its outcome (a value,
+//!   an error, a panic, or being dropped) exactly once into the shared [`State`]; while
+//!   pending it listens to the abort flag, so that it drops its future at its next poll once
+//!   the group is cancelled.
+//!
+//! Either way the first error or panic fires the token, then sets the abort flag and drops the
+//! queued jobs. `unfinished` counts jobs spawned and not yet finished or dropped; the group is
+//! done when it is zero.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -26,7 +32,7 @@ use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
 use crate::cancel::{CancelToken, Flag};
-use crate::sync::{lock, Arc, AtomicBool, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// A spawned job, boxed once: the user's future and its reporting wrapper in one allocation.
 type Task<'scope> = Pin<Box<dyn Future<Output = ()> + Send + 'scope>>;
@@ -173,9 +179,15 @@ struct Core<'scope, T, E> {
     shared: Arc<Shared<'scope, T, E>>,
 }
 
-/// The state shared by the group, its spawners and its jobs.
+/// The state shared by the group, its spawners and (parallel form) its jobs.
 struct Shared<'scope, T, E> {
     state: Mutex<State<'scope, T, E>>,
+    /// Jobs spawned and not yet finished or dropped, queued or running. Raised under the
+    /// `state` lock (so a check of it under the lock is final); lowered under it by parallel
+    /// jobs, and without it by the local driver, which is the only one that sees its jobs end.
+    unfinished: AtomicUsize,
+    /// Jobs that ran to completion (a value, an error or a panic); for `Debug`.
+    finished: AtomicUsize,
     /// The group's token, handed out by `cancel_token()`.
     token: CancelToken,
     /// The group's own hard cancellation (first error, panic, drop): jobs drop their future at
@@ -189,24 +201,39 @@ struct Shared<'scope, T, E> {
 
 struct State<'scope, T, E> {
     /// Spawned, not started: waiting for `wait()` or for room under the limit. In spawn order.
-    queue: VecDeque<Task<'scope>>,
-    /// Spawned jobs that have not reported yet (queued or running).
-    unfinished: usize,
-    /// Jobs that ran to completion (a value, an error or a panic).
-    finished: usize,
+    queue: VecDeque<Queued<'scope, T, E>>,
+    /// The spawn index of the next job.
+    next_index: usize,
     limit: usize,
     /// `Some(true)` once `wait()` was called (fail fast), `Some(false)` for `wait_all()`.
     fail_fast: Option<bool>,
-    /// Every task's outcome, by spawn index (`len()` is the next index).
-    outcomes: Vec<Option<Result<T, E>>>,
-    first_error: Option<E>,
-    failure: Option<Failure>,
+    /// Parallel form: what the jobs reported.
+    results: Results<T, E>,
     /// The group's own cancellation happened: nothing starts any more.
     aborted: bool,
     /// Spawns are dropped from now on (finished, aborted or dropped).
     closed: bool,
     /// The outer token given to `with_parent`, kept alive with the group.
     parent: Option<CancelToken>,
+}
+
+/// A queued job of either form.
+enum Queued<'scope, T, E> {
+    /// Local form: the driver polls it and records its outcome under `index`.
+    Local(usize, LocalTask<'scope, T, E>),
+    /// Parallel form: handed to the spawn function; reports itself.
+    Spawned(Task<'scope>),
+}
+
+/// A local job: the user's future in its catching wrapper, boxed once.
+type LocalTask<'scope, T, E> = Pin<Box<dyn Future<Output = Outcome<T, E>> + Send + 'scope>>;
+
+/// What a group's jobs came to: every outcome by spawn index, the first error (fail fast),
+/// the first panic.
+struct Results<T, E> {
+    outcomes: Vec<Option<Result<T, E>>>,
+    first_error: Option<E>,
+    failure: Option<Failure>,
 }
 
 /// Why a group stops other than by an error.
@@ -222,6 +249,50 @@ enum Outcome<T, E> {
     Done(Result<T, E>),
     Panicked(Box<dyn Any + Send>),
     Dropped,
+}
+
+impl<T, E> Results<T, E> {
+    fn new() -> Self {
+        Self {
+            outcomes: Vec::new(),
+            first_error: None,
+            failure: None,
+        }
+    }
+
+    /// Records the outcome of job `index`; returns whether it fails the group (the first error
+    /// under fail-fast, a panic, a lost job). A later error is dropped: only the first counts.
+    fn record(&mut self, index: usize, outcome: Outcome<T, E>, fail_fast: bool) -> bool {
+        match outcome {
+            Outcome::Done(Err(error)) if fail_fast => {
+                let first = self.first_error.is_none() && self.failure.is_none();
+                if first {
+                    self.first_error = Some(error);
+                }
+                first
+            }
+            Outcome::Done(result) => {
+                if self.outcomes.len() <= index {
+                    self.outcomes.resize_with(index + 1, || None);
+                }
+                self.outcomes[index] = Some(result);
+                false
+            }
+            Outcome::Panicked(payload) => {
+                // The first panic is kept, even after an error: a panic is never lost.
+                if !matches!(self.failure, Some(Failure::Panic(_))) {
+                    self.failure = Some(Failure::Panic(payload));
+                }
+                true
+            }
+            Outcome::Dropped => {
+                if self.failure.is_none() {
+                    self.failure = Some(Failure::Lost);
+                }
+                true
+            }
+        }
+    }
 }
 
 impl<'scope, T, E> ErrGroup<'scope, T, E> {
@@ -248,17 +319,16 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
                 shared: Arc::new(Shared {
                     state: Mutex::new(State {
                         queue: VecDeque::new(),
-                        unfinished: 0,
-                        finished: 0,
+                        next_index: 0,
                         limit: usize::MAX,
                         fail_fast: None,
-                        outcomes: Vec::new(),
-                        first_error: None,
-                        failure: None,
+                        results: Results::new(),
                         aborted: false,
                         closed: false,
                         parent: None,
                     }),
+                    unfinished: AtomicUsize::new(0),
+                    finished: AtomicUsize::new(0),
                     token: CancelToken::new(),
                     abort: Flag::new(),
                     wake: StdArc::new(WakeQueue::new()),
@@ -354,7 +424,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
         E: Send + 'scope,
     {
         // The group is not closed before `wait()`, so nothing is handed back.
-        let _ = Shared::push(&self.core.shared, future, false);
+        let _ = Shared::push_owned(&mut self.core.shared, future, false);
     }
 
     /// Adds a task unless spawned-but-unfinished tasks already reach the limit (Go's
@@ -375,7 +445,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
         T: Send + 'scope,
         E: Send + 'scope,
     {
-        Shared::push(&self.core.shared, future, true)
+        Shared::push_owned(&mut self.core.shared, future, true)
     }
 
     /// A handle that adds tasks to this group, also from inside its tasks.
@@ -540,33 +610,75 @@ where
     T: Send + 'scope,
     E: Send + 'scope,
 {
+    /// `push` for the group's own `&mut` handle: while nothing else holds the shared state (no
+    /// spawner, no parallel job), it needs no lock.
+    fn push_owned<F>(this: &mut Arc<Self>, future: F, limited: bool) -> Result<(), F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'scope,
+    {
+        if let Some(shared) = Arc::get_mut(this) {
+            if shared.spawn.is_none() {
+                let state = shared
+                    .state
+                    .get_mut()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                // Plain atomic operations rather than `get_mut`, which loom's atomics lack;
+                // nobody else can touch them here.
+                if limited && shared.unfinished.load(Ordering::Relaxed) >= state.limit {
+                    return Err(future);
+                }
+                let index = state.next_index;
+                state.next_index += 1;
+                shared.unfinished.fetch_add(1, Ordering::Relaxed);
+                state
+                    .queue
+                    .push_back(Queued::Local(index, Box::pin(LocalJob::new(future))));
+                return Ok(());
+            }
+        }
+        Self::push(this, future, limited)
+    }
+
     /// Queues `future` as a job. Hands it back if the group is closed, or if `limited` and the
     /// unfinished jobs reach the limit.
     fn push<F>(this: &Arc<Self>, future: F, limited: bool) -> Result<(), F>
     where
         F: Future<Output = Result<T, E>> + Send + 'scope,
-        T: Send + 'scope,
-        E: Send + 'scope,
     {
         // Boxed before the lock, to keep the critical section short; not pinned yet, so the
         // future can still be handed back untouched.
-        let mut job = Box::new(Job {
-            future: Some(future),
-            shared: this.clone(),
-            index: 0,
-            listener: None,
-            reported: false,
-        });
+        let mut job = match this.spawn {
+            None => Err(Box::new(LocalJob::new(future))),
+            Some(_) => Ok(Box::new(Job {
+                future: Some(future),
+                shared: this.clone(),
+                index: 0,
+                listener: None,
+                reported: false,
+            })),
+        };
         let mut state = lock(&this.state);
-        if state.closed || (limited && state.unfinished >= state.limit) {
+        if state.closed || (limited && this.unfinished.load(Ordering::Relaxed) >= state.limit) {
             drop(state);
-            job.reported = true; // it never joined: its drop must not report
-            return Err(job.future.take().expect("the future is still in the job"));
+            return Err(match &mut job {
+                Err(local) => local.future.take(),
+                Ok(spawned) => {
+                    spawned.reported = true; // it never joined: its drop must not report
+                    spawned.future.take()
+                }
+            }
+            .expect("the future is still in its job"));
         }
-        job.index = state.outcomes.len();
-        state.outcomes.push(None);
-        state.unfinished += 1;
-        state.queue.push_back(Box::into_pin(job));
+        let index = state.next_index;
+        state.next_index += 1;
+        this.unfinished.fetch_add(1, Ordering::Relaxed);
+        state.queue.push_back(match job {
+            Err(local) => Queued::Local(index, Box::into_pin(local)),
+            Ok(mut spawned) => {
+                spawned.index = index;
+                Queued::Spawned(Box::into_pin(spawned))
+            }
+        });
         let wake = state.fail_fast.is_some();
         drop(state);
         if wake {
@@ -578,66 +690,40 @@ where
 }
 
 impl<'scope, T, E> Shared<'scope, T, E> {
-    /// Takes up to `room` queued jobs to start, marking the group as started.
-    fn take_startable(&self, out: &mut Vec<Task<'scope>>) {
+    /// Moves the queued jobs that fit under the limit into `out`, in spawn order.
+    fn take_startable(&self, out: &mut Vec<Queued<'scope, T, E>>) {
         let mut state = lock(&self.state);
         if state.aborted {
             return;
         }
-        let running = state.unfinished - state.queue.len();
+        let running = self.unfinished.load(Ordering::Relaxed) - state.queue.len();
         let room = state.limit.saturating_sub(running).min(state.queue.len());
         out.extend(state.queue.drain(..room));
     }
 
-    /// Records how job `index` ended: called exactly once per job.
+    /// Records how parallel job `index` ended: called exactly once per such job.
     fn report(&self, index: usize, outcome: Outcome<T, E>) {
         let mut state = lock(&self.state);
-        state.unfinished -= 1;
-        let mut fail = false;
-        let mut discard_error = None;
-        let mut discard_panic = None;
-        match outcome {
-            Outcome::Done(result) => {
-                state.finished += 1;
-                match result {
-                    Err(error) if state.fail_fast == Some(true) => {
-                        if state.first_error.is_none() && !state.aborted {
-                            state.first_error = Some(error);
-                            fail = true;
-                        } else {
-                            discard_error = Some(error);
-                        }
-                    }
-                    result => state.outcomes[index] = Some(result),
-                }
-            }
-            Outcome::Panicked(payload) => {
-                state.finished += 1;
-                if state.failure.is_none() {
-                    state.failure = Some(Failure::Panic(payload));
-                    fail = true;
-                } else {
-                    discard_panic = Some(payload);
-                }
-            }
-            // Dropped by the group itself (it aborted or closed): as intended.
-            Outcome::Dropped if state.aborted || state.closed => {}
-            // Dropped by an executor before it finished: the group cannot return its result.
-            Outcome::Dropped => {
-                if state.failure.is_none() {
-                    state.failure = Some(Failure::Lost);
-                }
-                fail = true;
-            }
+        if !matches!(outcome, Outcome::Dropped) {
+            self.finished.fetch_add(1, Ordering::Relaxed);
         }
-        let wake = self.spawn.is_some()
-            && (state.unfinished == 0
-                || (!state.aborted
-                    && !state.queue.is_empty()
-                    && state.unfinished - state.queue.len() < state.limit));
+        let fail = match outcome {
+            // Dropped by the group itself (it aborted or closed): as intended.
+            Outcome::Dropped if state.aborted || state.closed => false,
+            // A failure after the group stopped changes nothing but is still recorded (a panic
+            // is never lost); anything else fails the group if it is the first failure.
+            outcome => {
+                let fail_fast = state.fail_fast == Some(true);
+                state.results.record(index, outcome, fail_fast) && !state.aborted
+            }
+        };
+        // Release: whoever sees the count reach zero also sees the job's future dropped.
+        let unfinished = self.unfinished.fetch_sub(1, Ordering::Release) - 1;
+        let wake = unfinished == 0
+            || (!state.aborted
+                && !state.queue.is_empty()
+                && unfinished - state.queue.len() < state.limit);
         drop(state);
-        drop(discard_error);
-        drop(discard_panic);
         if fail {
             self.abort();
         }
@@ -658,19 +744,84 @@ impl<'scope, T, E> Shared<'scope, T, E> {
             std::mem::take(&mut state.queue)
         };
         self.abort.set();
-        // Outside the lock: a job's drop reports, and its future's drop code may spawn.
-        drop(queued);
+        // Outside the lock: a spawned job's drop reports, and any future's drop code may spawn.
+        let mut local = 0;
+        for job in queued {
+            local += matches!(job, Queued::Local(..)) as usize;
+            drop(job);
+        }
+        self.unfinished.fetch_sub(local, Ordering::Release);
+    }
+}
+
+/// Polls a job's future, catching a panic; drops the future as soon as it is done (before
+/// anyone hears of it, so its drop code runs before `wait()` returns).
+fn poll_catching<F, T, E>(
+    mut future: Pin<&mut Option<F>>,
+    cx: &mut Context<'_>,
+) -> Poll<Outcome<T, E>>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        let inner = future
+            .as_mut()
+            .as_pin_mut()
+            .expect("a job is not polled after it finished");
+        let poll = inner.poll(cx);
+        if poll.is_ready() {
+            // Inside the catch, so a panicking drop counts as the task's panic.
+            future.set(None);
+        }
+        poll
+    }));
+    match polled {
+        Ok(Poll::Ready(result)) => Poll::Ready(Outcome::Done(result)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(payload) => {
+            // A panicking future is dropped too; a second panic from its drop code is not the
+            // task's story, so it is swallowed.
+            let _ = catch_unwind(AssertUnwindSafe(|| future.set(None)));
+            Poll::Ready(Outcome::Panicked(payload))
+        }
     }
 }
 
 pin_project! {
-    /// A spawned future and its report: the unit of work of both forms.
+    /// A local job: the user's future, polled by the driver.
+    struct LocalJob<F> {
+        #[pin]
+        future: Option<F>,
+    }
+}
+
+impl<F> LocalJob<F> {
+    fn new(future: F) -> Self {
+        Self {
+            future: Some(future),
+        }
+    }
+}
+
+impl<F, T, E> Future for LocalJob<F>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = Outcome<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T, E>> {
+        poll_catching(self.project().future, cx)
+    }
+}
+
+pin_project! {
+    /// A parallel job: the user's future, run by the executor, reporting its own outcome.
     struct Job<'scope, F, T, E> {
         #[pin]
         future: Option<F>,
         shared: Arc<Shared<'scope, T, E>>,
         index: usize,
-        // Parallel form: listens to the abort flag while the future is pending.
+        // Listens to the abort flag while the future is pending.
         listener: Option<EventListener>,
         reported: bool,
     }
@@ -704,37 +855,15 @@ where
             this.future.set(None);
             Outcome::Dropped
         } else {
-            let mut future = this.future.as_mut();
-            let polled = catch_unwind(AssertUnwindSafe(|| {
-                let inner = future
-                    .as_mut()
-                    .as_pin_mut()
-                    .expect("a job is not polled after it reported");
-                let poll = inner.poll(cx);
-                if poll.is_ready() {
-                    // Dropped before the report, so its drop code runs before `wait()` returns;
-                    // inside the catch, so a panicking drop counts as the task's panic.
-                    future.set(None);
-                }
-                poll
-            }));
-            match polled {
-                Ok(Poll::Ready(result)) => Outcome::Done(result),
-                Ok(Poll::Pending) => {
-                    if shared.spawn.is_none()
-                        || shared.abort.poll_set(this.listener, cx).is_pending()
-                    {
+            match poll_catching(this.future.as_mut(), cx) {
+                Poll::Ready(outcome) => outcome,
+                Poll::Pending => {
+                    if shared.abort.poll_set(this.listener, cx).is_pending() {
                         return Poll::Pending;
                     }
                     // Aborted while we were pending: drop the future now.
                     this.future.set(None);
                     Outcome::Dropped
-                }
-                Err(payload) => {
-                    // A panicking future is dropped too; a second panic from its drop code is
-                    // not the task's story, so it is swallowed.
-                    let _ = catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
-                    Outcome::Panicked(payload)
                 }
             }
         };
@@ -744,20 +873,23 @@ where
     }
 }
 
+/// Runs the group: the engine behind [`ErrGroupWait`] and [`ErrGroupWaitAll`].
+struct Driver<'scope, T, E> {
+    core: Core<'scope, T, E>,
+    fail_fast: bool,
+    /// Local form: the running jobs, polled here.
+    local: Local<'scope, T, E>,
+    /// Local form: what the jobs came to.
+    results: Results<T, E>,
+    /// Jobs taken from the queue to start (a buffer kept between polls).
+    starting: Vec<Queued<'scope, T, E>>,
+    done: bool,
+}
+
 /// What ends a `wait()`.
 enum Finished<T, E> {
     Outcomes(Vec<Option<Result<T, E>>>),
     Error(E),
-}
-
-/// Runs the group: the engine behind [`ErrGroupWait`] and [`ErrGroupWaitAll`].
-struct Driver<'scope, T, E> {
-    core: Core<'scope, T, E>,
-    /// Local form: the running jobs, polled here.
-    local: Local<'scope>,
-    /// Jobs taken from the queue to start (a buffer kept between polls).
-    starting: Vec<Task<'scope>>,
-    done: bool,
 }
 
 impl<'scope, T, E> Driver<'scope, T, E> {
@@ -766,67 +898,109 @@ impl<'scope, T, E> Driver<'scope, T, E> {
         let wake = core.shared.wake.clone();
         Self {
             core,
+            fail_fast,
             local: Local::new(wake),
+            results: Results::new(),
             starting: Vec::new(),
             done: false,
         }
     }
 
+    /// Records a local job's outcome; on a failure, cancels the group.
+    fn record(&mut self, index: usize, outcome: Outcome<T, E>) {
+        let shared = &*self.core.shared;
+        shared.finished.fetch_add(1, Ordering::Relaxed);
+        let fail = self.results.record(index, outcome, self.fail_fast);
+        shared.unfinished.fetch_sub(1, Ordering::Relaxed);
+        if fail && !shared.abort.is_set() {
+            shared.abort();
+        }
+    }
+
+    /// Drops every local job still running (the group was cancelled).
+    fn clear_local(&mut self) {
+        let dropped = self.local.clear();
+        self.core
+            .shared
+            .unfinished
+            .fetch_sub(dropped, Ordering::Relaxed);
+    }
+
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Finished<T, E>> {
         assert!(!self.done, "an ErrGroup's wait() polled after it returned");
-        let shared = &*self.core.shared;
         // Polls of woken jobs in this call; past the budget, yield to the executor so that a
         // job that keeps waking itself cannot starve it.
         let budget = self.local.len().max(32);
         let mut repolls = 0;
         loop {
             // Register first, then look: whatever happens after this is a wake-up.
-            let notified = shared.wake.take(cx.waker(), &mut self.local.woken);
+            let notified = self
+                .core
+                .shared
+                .wake
+                .take(cx.waker(), &mut self.local.woken);
             let mut progress = notified || !self.local.woken.is_empty();
             repolls += self.local.woken.len();
-            self.local.poll_woken(&shared.abort);
-
-            if shared.abort.is_set() {
-                // The group's own cancellation: the token has fired; drop what runs here.
-                self.local.clear();
-            } else {
-                shared.take_startable(&mut self.starting);
-                progress |= !self.starting.is_empty();
-                for task in self.starting.drain(..) {
-                    match &shared.spawn {
-                        // A job started earlier in this loop may have failed: the rest are
-                        // dropped unstarted (each reports itself).
-                        _ if shared.abort.is_set() => drop(task),
-                        Some(spawn) => spawn(task),
-                        None => self.local.start(task),
-                    }
+            let mut woken = std::mem::take(&mut self.local.woken);
+            for &slot in &woken {
+                if self.core.shared.abort.is_set() {
+                    break;
                 }
-                if shared.abort.is_set() {
-                    self.local.clear();
+                if let Some((index, outcome)) = self.local.poll_slot(slot) {
+                    self.record(index, outcome);
                 }
             }
+            woken.clear();
+            self.local.woken = woken;
 
+            if !self.core.shared.abort.is_set() {
+                self.core.shared.take_startable(&mut self.starting);
+                progress |= !self.starting.is_empty();
+                let mut starting = std::mem::take(&mut self.starting);
+                for job in starting.drain(..) {
+                    match job {
+                        // A job started earlier in this loop may have failed: the rest are
+                        // dropped unstarted.
+                        Queued::Local(..) if self.core.shared.abort.is_set() => {
+                            drop(job);
+                            self.core.shared.unfinished.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        Queued::Local(index, task) => {
+                            if let Some((index, outcome)) = self.local.start(index, task) {
+                                self.record(index, outcome);
+                            }
+                        }
+                        // Dropped unstarted, it reports itself.
+                        Queued::Spawned(task) if self.core.shared.abort.is_set() => drop(task),
+                        Queued::Spawned(task) => {
+                            let spawn = self.core.shared.spawn.as_ref().expect("parallel form");
+                            spawn(task);
+                        }
+                    }
+                }
+                self.starting = starting;
+            }
+            if self.core.shared.abort.is_set() {
+                // The group's own cancellation: the token has fired; drop what runs here.
+                self.clear_local();
+            }
+
+            let shared = &*self.core.shared;
             let mut state = lock(&shared.state);
-            if state.unfinished == 0 {
+            // Acquire: pairs with the Release of every job that dropped its future and counted
+            // itself out, so that everything they did happens-before `wait()` returns.
+            if shared.unfinished.load(Ordering::Acquire) == 0 {
                 state.closed = true;
-                let failure = state.failure.take();
-                let first_error = state.first_error.take();
-                let outcomes = std::mem::take(&mut state.outcomes);
+                let results = if shared.spawn.is_some() {
+                    std::mem::replace(&mut state.results, Results::new())
+                } else {
+                    std::mem::replace(&mut self.results, Results::new())
+                };
+                let spawned = state.next_index;
                 drop(state);
                 self.done = true;
                 shared.token.cancel();
-                match failure {
-                    Some(Failure::Panic(payload)) => resume_unwind(payload),
-                    Some(Failure::Lost) => panic!(
-                        "an ErrGroup task was dropped by its executor before it finished \
-                         (was the runtime shut down?)"
-                    ),
-                    None => {}
-                }
-                return Poll::Ready(match first_error {
-                    Some(error) => Finished::Error(error),
-                    None => Finished::Outcomes(outcomes),
-                });
+                return Poll::Ready(Self::finish(results, spawned));
             }
             drop(state);
             if !progress {
@@ -835,6 +1009,25 @@ impl<'scope, T, E> Driver<'scope, T, E> {
             if repolls > budget {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
+            }
+        }
+    }
+
+    fn finish(results: Results<T, E>, spawned: usize) -> Finished<T, E> {
+        match results.failure {
+            Some(Failure::Panic(payload)) => resume_unwind(payload),
+            Some(Failure::Lost) => panic!(
+                "an ErrGroup task was dropped by its executor before it finished \
+                 (was the runtime shut down?)"
+            ),
+            None => {}
+        }
+        match results.first_error {
+            Some(error) => Finished::Error(error),
+            None => {
+                let mut outcomes = results.outcomes;
+                outcomes.resize_with(spawned, || None);
+                Finished::Outcomes(outcomes)
             }
         }
     }
@@ -855,7 +1048,8 @@ impl<'scope, T, E> Drop for Driver<'scope, T, E> {
             // `wait()` dropped: the hard stop. The token fires and nothing starts, then the
             // running local jobs are dropped; spawned ones drop at their next poll.
             self.core.shared.abort();
-            self.local.clear();
+            self.starting.clear();
+            self.clear_local();
         }
     }
 }
@@ -920,8 +1114,8 @@ impl<'scope, T, E> Future for ErrGroupWaitAll<'scope, T, E> {
 
 /// The local form's executor: a slab of running jobs, each with its own waker that queues its
 /// slot for the driver.
-struct Local<'scope> {
-    slots: Vec<Slot<'scope>>,
+struct Local<'scope, T, E> {
+    slots: Vec<Slot<'scope, T, E>>,
     free: Vec<usize>,
     running: usize,
     queue: StdArc<WakeQueue>,
@@ -929,13 +1123,14 @@ struct Local<'scope> {
     woken: Vec<usize>,
 }
 
-struct Slot<'scope> {
-    task: Option<Task<'scope>>,
+struct Slot<'scope, T, E> {
+    /// The running job and its spawn index.
+    job: Option<(usize, LocalTask<'scope, T, E>)>,
     node: StdArc<SlotWaker>,
     waker: Waker,
 }
 
-impl<'scope> Local<'scope> {
+impl<'scope, T, E> Local<'scope, T, E> {
     fn new(queue: StdArc<WakeQueue>) -> Self {
         Self {
             slots: Vec::new(),
@@ -950,10 +1145,14 @@ impl<'scope> Local<'scope> {
         self.running
     }
 
-    /// Puts `task` in a slot and polls it once.
-    fn start(&mut self, task: Task<'scope>) {
-        let index = match self.free.pop() {
-            Some(index) => index,
+    /// Puts job `index` in a slot and polls it once; returns its outcome if it finished.
+    fn start(
+        &mut self,
+        index: usize,
+        task: LocalTask<'scope, T, E>,
+    ) -> Option<(usize, Outcome<T, E>)> {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
             None => {
                 let node = StdArc::new(SlotWaker {
                     slot: self.slots.len(),
@@ -961,69 +1160,58 @@ impl<'scope> Local<'scope> {
                     queue: self.queue.clone(),
                 });
                 self.slots.push(Slot {
-                    task: None,
+                    job: None,
                     waker: Waker::from(node.clone()),
                     node,
                 });
                 self.slots.len() - 1
             }
         };
-        self.slots[index].task = Some(task);
+        self.slots[slot].job = Some((index, task));
         self.running += 1;
-        self.poll_slot(index);
+        self.poll_slot(slot)
     }
 
-    fn poll_woken(&mut self, abort: &Flag) {
-        let mut woken = std::mem::take(&mut self.woken);
-        for &index in &woken {
-            if abort.is_set() {
-                break;
-            }
-            self.poll_slot(index);
-        }
-        woken.clear();
-        self.woken = woken;
-    }
-
-    fn poll_slot(&mut self, index: usize) {
-        let slot = &mut self.slots[index];
-        let Some(task) = slot.task.as_mut() else {
-            return; // a stale wake-up for a slot that finished
-        };
+    /// Polls the job in `slot`, if any; returns its outcome if it finished.
+    fn poll_slot(&mut self, slot: usize) -> Option<(usize, Outcome<T, E>)> {
+        let entry = &mut self.slots[slot];
+        // `None`: a stale wake-up for a slot whose job already finished.
+        let (_, task) = entry.job.as_mut()?;
         // Cleared before the poll: a wake-up during the poll queues the slot again.
-        slot.node.queued.store(false, Ordering::Release);
-        if task
-            .as_mut()
-            .poll(&mut Context::from_waker(&slot.waker))
-            .is_pending()
-        {
-            return;
-        }
-        slot.task = None;
+        entry.node.queued.store(false, Ordering::Release);
+        let Poll::Ready(outcome) = task.as_mut().poll(&mut Context::from_waker(&entry.waker))
+        else {
+            return None;
+        };
+        let (index, _) = entry.job.take().expect("the job just polled");
         self.running -= 1;
         // Reuse the slot's waker unless a clone of it is still held somewhere (our two
         // references: `node` and `waker`); a stale clone would only cause a spurious poll, but
         // a fresh node keeps its `queued` flag honest.
-        if StdArc::strong_count(&slot.node) != 2 {
-            slot.node = StdArc::new(SlotWaker {
-                slot: index,
+        if StdArc::strong_count(&entry.node) != 2 {
+            entry.node = StdArc::new(SlotWaker {
+                slot,
                 queued: AtomicBool::new(false),
                 queue: self.queue.clone(),
             });
-            slot.waker = Waker::from(slot.node.clone());
+            entry.waker = Waker::from(entry.node.clone());
         }
-        self.free.push(index);
+        self.free.push(slot);
+        Some((index, outcome))
     }
 
-    /// Drops every running job (each reports itself as dropped).
-    fn clear(&mut self) {
+    /// Drops every running job; returns how many there were.
+    fn clear(&mut self) -> usize {
+        let mut dropped = 0;
         for slot in &mut self.slots {
-            if slot.task.take().is_some() {
-                self.running -= 1;
+            if slot.job.take().is_some() {
+                dropped += 1;
             }
         }
+        self.running = 0;
         self.free.clear();
         self.free.extend(0..self.slots.len());
+        dropped
     }
 }
 
@@ -1112,10 +1300,11 @@ impl<'scope, T, E> fmt::Debug for ErrGroup<'scope, T, E> {
 impl<'scope, T, E> Shared<'scope, T, E> {
     fn fmt_counts(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = lock(&self.state);
+        let unfinished = self.unfinished.load(Ordering::Relaxed);
         f.debug_struct(name)
             .field("queued", &state.queue.len())
-            .field("running", &(state.unfinished - state.queue.len()))
-            .field("finished", &state.finished)
+            .field("running", &unfinished.saturating_sub(state.queue.len()))
+            .field("finished", &self.finished.load(Ordering::Relaxed))
             .field("limit", &(state.limit != usize::MAX).then_some(state.limit))
             .field("parallel", &self.spawn.is_some())
             .field("cancelled", &self.token.is_cancelled())
