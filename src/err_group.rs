@@ -883,6 +883,8 @@ struct Driver<'scope, T, E> {
     results: Results<T, E>,
     /// Jobs taken from the queue to start (a buffer kept between polls).
     starting: Vec<Queued<'scope, T, E>>,
+    /// Local jobs that finished and are not yet counted out of `unfinished` (see `flush`).
+    ended: usize,
     done: bool,
 }
 
@@ -902,23 +904,35 @@ impl<'scope, T, E> Driver<'scope, T, E> {
             local: Local::new(wake),
             results: Results::new(),
             starting: Vec::new(),
+            ended: 0,
             done: false,
         }
     }
 
     /// Records a local job's outcome; on a failure, cancels the group.
     fn record(&mut self, index: usize, outcome: Outcome<T, E>) {
-        let shared = &*self.core.shared;
-        shared.finished.fetch_add(1, Ordering::Relaxed);
+        self.ended += 1;
         let fail = self.results.record(index, outcome, self.fail_fast);
-        shared.unfinished.fetch_sub(1, Ordering::Relaxed);
+        let shared = &*self.core.shared;
         if fail && !shared.abort.is_set() {
             shared.abort();
         }
     }
 
+    /// Counts the local jobs that ended since the last call out of `unfinished` (two atomic
+    /// operations per batch rather than per job). Called before anything reads the count.
+    fn flush(&mut self) {
+        if self.ended > 0 {
+            let shared = &*self.core.shared;
+            shared.finished.fetch_add(self.ended, Ordering::Relaxed);
+            shared.unfinished.fetch_sub(self.ended, Ordering::Relaxed);
+            self.ended = 0;
+        }
+    }
+
     /// Drops every local job still running (the group was cancelled).
     fn clear_local(&mut self) {
+        self.flush();
         let dropped = self.local.clear();
         self.core
             .shared
@@ -954,6 +968,7 @@ impl<'scope, T, E> Driver<'scope, T, E> {
             self.local.woken = woken;
 
             if !self.core.shared.abort.is_set() {
+                self.flush();
                 self.core.shared.take_startable(&mut self.starting);
                 progress |= !self.starting.is_empty();
                 let mut starting = std::mem::take(&mut self.starting);
@@ -985,6 +1000,7 @@ impl<'scope, T, E> Driver<'scope, T, E> {
                 self.clear_local();
             }
 
+            self.flush();
             let shared = &*self.core.shared;
             let mut state = lock(&shared.state);
             // Acquire: pairs with the Release of every job that dropped its future and counted
