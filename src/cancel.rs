@@ -124,7 +124,7 @@ struct Node {
     /// tokens in its middle that every handle dropped.
     children: Mutex<Children>,
     /// Kept alive so that the chain from a living descendant up to the root stays whole.
-    _parent: Option<Arc<Node>>,
+    parent: Option<Arc<Node>>,
 }
 
 struct Children {
@@ -132,6 +132,30 @@ struct Children {
     /// When `nodes` reaches this length, dead entries are pruned (amortised, like a `Vec`'s
     /// growth), so a long-lived parent of many short-lived children stays small.
     prune_at: usize,
+}
+
+impl Children {
+    fn push(&mut self, child: &Arc<Node>) {
+        if self.nodes.len() >= self.prune_at {
+            self.nodes.retain(|c| c.strong_count() > 0);
+            self.prune_at = (self.nodes.len() * 2).max(8);
+        }
+        self.nodes.push(Arc::downgrade(child));
+    }
+}
+
+impl Drop for Node {
+    /// Frees a chain of ancestors iteratively: a long chain whose middle tokens were dropped
+    /// would otherwise be freed by recursion, one stack frame per token.
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(node) = parent {
+            match Arc::try_unwrap(node) {
+                Ok(mut node) => parent = node.parent.take(),
+                Err(_) => break, // still in use above
+            }
+        }
+    }
 }
 
 impl CancelToken {
@@ -155,7 +179,7 @@ impl CancelToken {
                     nodes: Vec::new(),
                     prune_at: 8,
                 }),
-                _parent: parent,
+                parent,
             }),
         }
     }
@@ -176,15 +200,16 @@ impl CancelToken {
     /// ```
     pub fn cancel(&self) {
         // An explicit stack rather than recursion: a deep chain of children cannot overflow it.
+        // Every call walks the whole subtree, also where a flag was already set: a concurrent
+        // `cancel()` may be firing it right now, and this one must not return before every
+        // descendant has fired. The walk sets flags (and wakes waiters) without holding a lock.
         let mut pending = vec![self.node.clone()];
         while let Some(node) = pending.pop() {
-            if !node.flag.set() {
-                continue; // already fired, and so were its children
-            }
+            node.flag.set();
             // `child_token()` checks the flag under this lock, after we set it above: a child
-            // made concurrently is either in the list we take, or born cancelled.
-            let children = std::mem::take(&mut lock(&node.children).nodes);
-            pending.extend(children.iter().filter_map(Weak::upgrade));
+            // made concurrently is either in the list we read, or born cancelled.
+            let children = lock(&node.children);
+            pending.extend(children.nodes.iter().filter_map(Weak::upgrade));
         }
     }
 
@@ -243,11 +268,7 @@ impl CancelToken {
             child.node.flag.set();
             return child;
         }
-        if children.nodes.len() >= children.prune_at {
-            children.nodes.retain(|c| c.strong_count() > 0);
-            children.prune_at = (children.nodes.len() * 2).max(8);
-        }
-        children.nodes.push(Arc::downgrade(&child.node));
+        children.push(&child.node);
         drop(children);
         child
     }
@@ -262,7 +283,7 @@ impl CancelToken {
             self.cancel();
             return;
         }
-        children.nodes.push(Arc::downgrade(&self.node));
+        children.push(&self.node);
     }
 
     /// Runs `future` until it completes (`Some(output)`) or the token fires (`None`, and the
@@ -393,6 +414,65 @@ mod tests {
         }
         root.cancel();
         assert!(token.is_cancelled());
+    }
+
+    #[test]
+    fn a_long_chain_is_freed_without_recursion() {
+        let root = CancelToken::new();
+        let mut token = root.child_token();
+        for _ in 0..if cfg!(miri) { 2_000 } else { 200_000 } {
+            token = token.child_token();
+        }
+        drop(root);
+        drop(token); // frees 200 000 nodes; recursion would overflow the test thread's stack
+    }
+
+    #[test]
+    fn attached_tokens_are_pruned_too() {
+        let root = CancelToken::new();
+        for _ in 0..10_000 {
+            CancelToken::new().attach_to(&root);
+        }
+        assert!(lock(&root.node.children).nodes.len() <= 16);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // sleeps in a waker to stall a thread
+    fn cancel_returns_only_once_every_descendant_fired() {
+        use std::sync::atomic::AtomicBool;
+        use std::task::{Wake, Waker};
+        // A waiter whose waker stalls: the first `cancel()` is stuck inside its notify, after
+        // setting the root's flag and before reaching the child.
+        struct SlowWaker(AtomicBool);
+        impl Wake for SlowWaker {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.wake_by_ref()
+            }
+            fn wake_by_ref(self: &std::sync::Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+        let token = CancelToken::new();
+        let child = token.child_token();
+        let slow = std::sync::Arc::new(SlowWaker(AtomicBool::new(false)));
+        let waker = Waker::from(slow.clone());
+        let mut waiting = Box::pin(token.cancelled());
+        assert!(waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        let other = token.clone();
+        let first = std::thread::spawn(move || other.cancel());
+        while !slow.0.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        token.cancel();
+        assert!(
+            child.is_cancelled(),
+            "cancel() returned before the child fired"
+        );
+        first.join().unwrap();
     }
 
     #[test]

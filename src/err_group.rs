@@ -261,35 +261,45 @@ impl<T, E> Results<T, E> {
     }
 
     /// Records the outcome of job `index`; returns whether it fails the group (the first error
-    /// under fail-fast, a panic, a lost job). A later error is dropped: only the first counts.
-    fn record(&mut self, index: usize, outcome: Outcome<T, E>, fail_fast: bool) -> bool {
+    /// under fail-fast, a panic, a lost job), and what was not kept (a later error, a later
+    /// panic's payload), for the caller to drop once it holds no lock: user drop code runs
+    /// there.
+    fn record(
+        &mut self,
+        index: usize,
+        outcome: Outcome<T, E>,
+        fail_fast: bool,
+    ) -> (bool, Option<Outcome<T, E>>) {
         match outcome {
             Outcome::Done(Err(error)) if fail_fast => {
-                let first = self.first_error.is_none() && self.failure.is_none();
-                if first {
+                if self.first_error.is_none() && self.failure.is_none() {
                     self.first_error = Some(error);
+                    (true, None)
+                } else {
+                    (false, Some(Outcome::Done(Err(error))))
                 }
-                first
             }
             Outcome::Done(result) => {
                 if self.outcomes.len() <= index {
                     self.outcomes.resize_with(index + 1, || None);
                 }
                 self.outcomes[index] = Some(result);
-                false
+                (false, None)
             }
             Outcome::Panicked(payload) => {
                 // The first panic is kept, even after an error: a panic is never lost.
-                if !matches!(self.failure, Some(Failure::Panic(_))) {
+                if matches!(self.failure, Some(Failure::Panic(_))) {
+                    (true, Some(Outcome::Panicked(payload)))
+                } else {
                     self.failure = Some(Failure::Panic(payload));
+                    (true, None)
                 }
-                true
             }
             Outcome::Dropped => {
                 if self.failure.is_none() {
                     self.failure = Some(Failure::Lost);
                 }
-                true
+                (true, None)
             }
         }
     }
@@ -707,16 +717,21 @@ impl<'scope, T, E> Shared<'scope, T, E> {
         if !matches!(outcome, Outcome::Dropped) {
             self.finished.fetch_add(1, Ordering::Relaxed);
         }
-        let fail = match outcome {
+        let (fail, leftover) = match outcome {
             // Dropped by the group itself (it aborted or closed): as intended.
-            Outcome::Dropped if state.aborted || state.closed => false,
+            Outcome::Dropped if state.aborted || state.closed => (false, None),
             // A failure after the group stopped changes nothing but is still recorded (a panic
             // is never lost); anything else fails the group if it is the first failure.
             outcome => {
                 let fail_fast = state.fail_fast == Some(true);
-                state.results.record(index, outcome, fail_fast) && !state.aborted
+                let (fail, leftover) = state.results.record(index, outcome, fail_fast);
+                (fail && !state.aborted, leftover)
             }
         };
+        if fail {
+            // Under the same lock as the failure: from here on nothing starts.
+            state.aborted = true;
+        }
         // Release: whoever sees the count reach zero also sees the job's future dropped.
         let unfinished = self.unfinished.fetch_sub(1, Ordering::Release) - 1;
         let wake = unfinished == 0
@@ -724,8 +739,10 @@ impl<'scope, T, E> Shared<'scope, T, E> {
                 && !state.queue.is_empty()
                 && unfinished - state.queue.len() < state.limit);
         drop(state);
+        drop(leftover);
         if fail {
-            self.abort();
+            // No local jobs in the parallel form, so nothing comes back.
+            let _ = self.abort();
         }
         if wake {
             self.wake.notify();
@@ -735,7 +752,11 @@ impl<'scope, T, E> Shared<'scope, T, E> {
     /// The group's own cancellation: fire the token first (so the tasks' drop code sees it),
     /// then stop everything: nothing starts any more, spawned jobs drop their future at their
     /// next poll, queued jobs are dropped here.
-    fn abort(&self) {
+    ///
+    /// Returns the payloads of local jobs whose drop code panicked (a spawned job reports its
+    /// own), for the caller to record.
+    #[must_use]
+    fn abort(&self) -> Vec<Box<dyn Any + Send>> {
         self.token.cancel();
         let queued = {
             let mut state = lock(&self.state);
@@ -746,12 +767,20 @@ impl<'scope, T, E> Shared<'scope, T, E> {
         self.abort.set();
         // Outside the lock: a spawned job's drop reports, and any future's drop code may spawn.
         let mut local = 0;
+        let mut panics = Vec::new();
         for job in queued {
             local += matches!(job, Queued::Local(..)) as usize;
-            drop(job);
+            panics.extend(drop_catching(job));
         }
         self.unfinished.fetch_sub(local, Ordering::Release);
+        panics
     }
+}
+
+/// Drops `value`, catching a panic of its drop code: the books are kept however a task's
+/// future goes.
+fn drop_catching<X>(value: X) -> Option<Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(move || drop(value))).err()
 }
 
 /// Polls a job's future, catching a panic; drops the future as soon as it is done (before
@@ -784,6 +813,14 @@ where
             let _ = catch_unwind(AssertUnwindSafe(|| future.set(None)));
             Poll::Ready(Outcome::Panicked(payload))
         }
+    }
+}
+
+/// Drops a parallel job's future because the group aborted; a panic there is the task's.
+fn drop_future<F, T, E>(mut future: Pin<&mut Option<F>>) -> Outcome<T, E> {
+    match catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+        Ok(()) => Outcome::Dropped,
+        Err(payload) => Outcome::Panicked(payload),
     }
 }
 
@@ -828,12 +865,17 @@ pin_project! {
 
     impl<'scope, F, T, E> PinnedDrop for Job<'scope, F, T, E> {
         fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
+            let this = this.project();
             if !*this.reported {
                 *this.reported = true;
-                // The future goes first: its drop code runs before the group hears of it.
-                this.future.set(None);
-                this.shared.report(*this.index, Outcome::Dropped);
+                // The future goes first: its drop code runs before the group hears of it. A
+                // panic there is the task's panic.
+                let mut future = this.future;
+                let outcome = match catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+                    Ok(()) => Outcome::Dropped,
+                    Err(payload) => Outcome::Panicked(payload),
+                };
+                this.shared.report(*this.index, outcome);
             }
         }
     }
@@ -852,8 +894,7 @@ where
         }
         let shared = &**this.shared;
         let outcome = if shared.abort.is_set() {
-            this.future.set(None);
-            Outcome::Dropped
+            drop_future(this.future.as_mut())
         } else {
             match poll_catching(this.future.as_mut(), cx) {
                 Poll::Ready(outcome) => outcome,
@@ -862,8 +903,7 @@ where
                         return Poll::Pending;
                     }
                     // Aborted while we were pending: drop the future now.
-                    this.future.set(None);
-                    Outcome::Dropped
+                    drop_future(this.future.as_mut())
                 }
             }
         };
@@ -912,11 +952,22 @@ impl<'scope, T, E> Driver<'scope, T, E> {
     /// Records a local job's outcome; on a failure, cancels the group.
     fn record(&mut self, index: usize, outcome: Outcome<T, E>) {
         self.ended += 1;
-        let fail = self.results.record(index, outcome, self.fail_fast);
-        let shared = &*self.core.shared;
-        if fail && !shared.abort.is_set() {
-            shared.abort();
+        let (fail, leftover) = self.results.record(index, outcome, self.fail_fast);
+        if let Some(payload) = leftover.and_then(drop_catching) {
+            self.record_panic(payload);
         }
+        if fail && !self.core.shared.abort.is_set() {
+            for payload in self.core.shared.abort() {
+                self.record_panic(payload);
+            }
+        }
+    }
+
+    /// Records a panic of a local job's drop code (the job itself was already counted).
+    fn record_panic(&mut self, payload: Box<dyn Any + Send>) {
+        let _ = self
+            .results
+            .record(0, Outcome::Panicked(payload), self.fail_fast);
     }
 
     /// Counts the local jobs that ended since the last call out of `unfinished` (two atomic
@@ -933,11 +984,14 @@ impl<'scope, T, E> Driver<'scope, T, E> {
     /// Drops every local job still running (the group was cancelled).
     fn clear_local(&mut self) {
         self.flush();
-        let dropped = self.local.clear();
+        let (dropped, panics) = self.local.clear();
         self.core
             .shared
             .unfinished
             .fetch_sub(dropped, Ordering::Relaxed);
+        for payload in panics {
+            self.record_panic(payload);
+        }
     }
 
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Finished<T, E>> {
@@ -977,8 +1031,11 @@ impl<'scope, T, E> Driver<'scope, T, E> {
                         // A job started earlier in this loop may have failed: the rest are
                         // dropped unstarted.
                         Queued::Local(..) if self.core.shared.abort.is_set() => {
-                            drop(job);
+                            let panicked = drop_catching(job);
                             self.core.shared.unfinished.fetch_sub(1, Ordering::Relaxed);
+                            if let Some(payload) = panicked {
+                                self.record_panic(payload);
+                            }
                         }
                         Queued::Local(index, task) => {
                             if let Some((index, outcome)) = self.local.start(index, task) {
@@ -1052,8 +1109,9 @@ impl<'scope, T, E> Driver<'scope, T, E> {
 impl<'scope, T, E> Drop for Core<'scope, T, E> {
     fn drop(&mut self) {
         if !lock(&self.shared.state).closed {
-            // The group dropped before `wait()`: the hard stop, token first.
-            self.shared.abort();
+            // The group dropped before `wait()`: the hard stop, token first. Panics of the
+            // queued futures' drop code have nobody to go to.
+            let _ = self.shared.abort();
         }
     }
 }
@@ -1062,8 +1120,9 @@ impl<'scope, T, E> Drop for Driver<'scope, T, E> {
     fn drop(&mut self) {
         if !self.done {
             // `wait()` dropped: the hard stop. The token fires and nothing starts, then the
-            // running local jobs are dropped; spawned ones drop at their next poll.
-            self.core.shared.abort();
+            // running local jobs are dropped; spawned ones drop at their next poll. Panics of
+            // their drop code have nobody left to go to and are dropped with the group.
+            let _ = self.core.shared.abort();
             self.starting.clear();
             self.clear_local();
         }
@@ -1216,18 +1275,21 @@ impl<'scope, T, E> Local<'scope, T, E> {
         Some((index, outcome))
     }
 
-    /// Drops every running job; returns how many there were.
-    fn clear(&mut self) -> usize {
+    /// Drops every running job; returns how many there were, and the payloads of those whose
+    /// drop code panicked.
+    fn clear(&mut self) -> (usize, Vec<Box<dyn Any + Send>>) {
         let mut dropped = 0;
+        let mut panics = Vec::new();
         for slot in &mut self.slots {
-            if slot.job.take().is_some() {
+            if let Some(job) = slot.job.take() {
                 dropped += 1;
+                panics.extend(drop_catching(job));
             }
         }
         self.running = 0;
         self.free.clear();
         self.free.extend(0..self.slots.len());
-        dropped
+        (dropped, panics)
     }
 }
 
@@ -1281,11 +1343,14 @@ impl WakeQueue {
     fn take(&self, waker: &Waker, out: &mut Vec<usize>) -> bool {
         let mut state = lock(&self.state);
         std::mem::swap(&mut state.slots, out);
-        match &state.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => state.waker = Some(waker.clone()),
-        }
-        std::mem::take(&mut state.notified)
+        let old = match &state.waker {
+            Some(w) if w.will_wake(waker) => None,
+            _ => state.waker.replace(waker.clone()),
+        };
+        let notified = std::mem::take(&mut state.notified);
+        drop(state);
+        drop(old); // executor code, outside the lock
+        notified
     }
 }
 

@@ -569,3 +569,107 @@ fn a_spawn_function_that_drops_tasks_makes_wait_panic_not_hang() {
     let message = payload.downcast_ref::<&str>().copied().unwrap_or_default();
     assert!(message.contains("dropped by its executor"), "{message}");
 }
+
+/// A value whose drop code panics (unless the thread is already unwinding).
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("drop panicked");
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or_default()
+}
+
+#[cfg_attr(miri, ignore)]
+#[test]
+fn a_panicking_drop_of_a_cancelled_task_is_resumed_not_lost_and_nothing_hangs() {
+    // The queued task is dropped by the group's abort; its drop code panics. Both forms:
+    // wait() resumes that panic (a panic is never lost) instead of hanging or losing count.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for parallel in [false, true] {
+            let mut group = if parallel {
+                ErrGroup::<(), u32>::with_spawner(|f| {
+                    tokio::spawn(f);
+                })
+            } else {
+                ErrGroup::new()
+            }
+            .with_limit(1);
+            group.spawn(async { Err(1) });
+            let guard = PanicOnDrop;
+            group.spawn(async move {
+                let _guard = guard;
+                Ok(())
+            });
+            let outcome = AssertUnwindSafe(group.wait())
+                .catch_unwind()
+                .timeout(Duration::from_secs(10))
+                .await
+                .expect("wait() must not hang");
+            let payload = outcome.unwrap_err();
+            assert_eq!(
+                panic_message(&*payload),
+                "drop panicked",
+                "parallel {parallel}"
+            );
+        }
+    });
+}
+
+#[cfg_attr(miri, ignore)]
+#[test]
+fn a_later_error_is_dropped_outside_the_groups_lock() {
+    // The second error's drop code looks at the group (Debug takes its lock): it must not run
+    // under that lock, or the worker deadlocks and wait() never returns.
+    struct LookingError(Option<taskgroup::ErrGroupSpawner<'static, (), LookingError>>);
+    impl Drop for LookingError {
+        fn drop(&mut self) {
+            if let Some(spawner) = &self.0 {
+                let _ = format!("{spawner:?}");
+            }
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut group = ErrGroup::with_spawner(|f| {
+            tokio::spawn(f);
+        });
+        let spawner = group.spawner();
+        let (first_tx, first_rx) = std::sync::mpsc::channel::<()>();
+        group.spawn(async move {
+            first_tx.send(()).unwrap();
+            Err(LookingError(None))
+        });
+        group.spawn(async move {
+            // Blocks inside one poll until the first error is in, so it cannot be aborted
+            // before it returns its own error.
+            let _ = first_rx.recv_timeout(Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(20));
+            Err(LookingError(Some(spawner)))
+        });
+        let outcome = group
+            .wait()
+            .timeout(Duration::from_secs(10))
+            .await
+            .expect("wait() must not deadlock");
+        assert!(outcome.is_err());
+    });
+}
