@@ -487,7 +487,8 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
     /// # Panics
     ///
     /// Resumes the panic of a task that panicked (after dropping the other tasks), with its
-    /// original payload; a panic is never lost, even one that came after the first error.
+    /// original payload; a panic is never lost, even one that came after the first error, or
+    /// one from a task's drop code while the group dropped it.
     /// In the parallel form, also panics if the executor dropped a task before it finished
     /// (for example, a runtime that was shut down).
     ///
