@@ -192,7 +192,7 @@ struct Shared<'scope, T, E> {
     token: CancelToken,
     /// The group's own hard cancellation (first error, panic, drop): jobs drop their future at
     /// their next poll. Separate from `token`, whose firing by a user is cooperative.
-    abort: Flag,
+    abort: Abort,
     /// Wakes the `wait()` future.
     wake: StdArc<WakeQueue>,
     /// `Some` in the parallel form.
@@ -340,7 +340,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
                     unfinished: AtomicUsize::new(0),
                     finished: AtomicUsize::new(0),
                     token: CancelToken::new(),
-                    abort: Flag::new(),
+                    abort: Abort::new(),
                     wake: StdArc::new(WakeQueue::new()),
                     spawn,
                 }),
@@ -778,6 +778,42 @@ impl<'scope, T, E> Shared<'scope, T, E> {
     }
 }
 
+/// The group's abort signal, split over a few flags: parallel jobs register their listeners on
+/// the flag of their index, so jobs pending on different worker threads rarely contend for one
+/// listener list (measured: a quarter of the time of `cancel_10k_pending_mt` went to one list).
+struct Abort {
+    shards: [Flag; 4],
+}
+
+impl Abort {
+    fn new() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Flag::new()),
+        }
+    }
+
+    /// Sets every shard; shard 0 first, the one `is_set` reads.
+    fn set(&self) {
+        for shard in &self.shards {
+            shard.set();
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.shards[0].is_set()
+    }
+
+    /// Polls until the shard of job `index` is set.
+    fn poll_set(
+        &self,
+        index: usize,
+        listener: &mut Option<EventListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.shards[index % self.shards.len()].poll_set(listener, cx)
+    }
+}
+
 /// Drops `value`, catching a panic of its drop code: the books are kept however a task's
 /// future goes.
 fn drop_catching<X>(value: X) -> Option<Box<dyn Any + Send>> {
@@ -900,7 +936,11 @@ where
             match poll_catching(this.future.as_mut(), cx) {
                 Poll::Ready(outcome) => outcome,
                 Poll::Pending => {
-                    if shared.abort.poll_set(this.listener, cx).is_pending() {
+                    if shared
+                        .abort
+                        .poll_set(*this.index, this.listener, cx)
+                        .is_pending()
+                    {
                         return Poll::Pending;
                     }
                     // Aborted while we were pending: drop the future now.
