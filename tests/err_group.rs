@@ -530,12 +530,7 @@ fn debug_shows_the_counts() {
 fn the_parallel_form_runs_tasks_on_several_threads() {
     // Two tasks that can each finish only while the other is running: on one thread this
     // would never end, so the timeout turns a failure into a clear error instead of a hang.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    common::TokioMultiThread::block_on(async {
         let mut group = ErrGroup::with_spawner(|f| {
             tokio::spawn(f);
         });
@@ -594,12 +589,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 fn a_panicking_drop_of_a_cancelled_task_is_resumed_not_lost_and_nothing_hangs() {
     // The queued task is dropped by the group's abort; its drop code panics. Both forms:
     // wait() resumes that panic (a panic is never lost) instead of hanging or losing count.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    common::TokioMultiThread::block_on(async {
         for parallel in [false, true] {
             let mut group = if parallel {
                 ErrGroup::<(), u32>::with_spawner(|f| {
@@ -643,26 +633,27 @@ fn a_later_error_is_dropped_outside_the_groups_lock() {
             }
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    common::TokioMultiThread::block_on(async {
         let mut group = ErrGroup::with_spawner(|f| {
             tokio::spawn(f);
         });
         let spawner = group.spawner();
-        let (first_tx, first_rx) = std::sync::mpsc::channel::<()>();
+        let token = group.cancel_token();
+        // Both tasks block their worker (two workers): the first fails only once the second is
+        // inside its poll, and the second returns its error only after the first error is in.
+        let started = Arc::new(AtomicBool::new(false));
+        let seen = started.clone();
         group.spawn(async move {
-            first_tx.send(()).unwrap();
+            while !seen.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
             Err(LookingError(None))
         });
         group.spawn(async move {
-            // Blocks inside one poll until the first error is in, so it cannot be aborted
-            // before it returns its own error.
-            let _ = first_rx.recv_timeout(Duration::from_secs(5));
-            std::thread::sleep(Duration::from_millis(20));
+            started.store(true, Ordering::SeqCst);
+            while !token.is_cancelled() {
+                std::thread::yield_now(); // the token fires on the first error
+            }
             Err(LookingError(Some(spawner)))
         });
         let outcome = group
