@@ -127,7 +127,6 @@ fn first_error_cancels_the_rest_and_their_drop_code_sees_the_token<R: Runtime + 
                 }
                 Err("boom")
             });
-            // Queued behind a limit? No limit here; a late one through the spawner instead.
             assert_eq!(group.wait().await, Err("boom"));
             assert!(token.is_cancelled());
             let saw = saw.lock().unwrap();
@@ -214,6 +213,9 @@ fn the_limit_is_reached_and_never_exceeded<R: Runtime + 'static>() {
             let order = order.lock().unwrap();
             assert_eq!(order.len(), TASKS);
             assert_eq!(order.iter().copied().collect::<HashSet<_>>().len(), TASKS);
+            if !parallel {
+                assert_eq!(*order, (0..TASKS).collect::<Vec<_>>());
+            }
         }
     });
 }
