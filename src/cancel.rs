@@ -70,6 +70,43 @@ impl Flag {
     }
 }
 
+/// A hard-abort signal for spawned work (the error group's parallel jobs, the spawned fan-out's
+/// items), split over a few flags: each job registers its listener on the flag of its index, so
+/// jobs pending on different worker threads rarely contend for one listener list (measured: a
+/// quarter of the time of the error-group bench `cancel_10k_pending_mt` went to one list).
+pub(crate) struct Abort {
+    shards: [Flag; 4],
+}
+
+impl Abort {
+    pub(crate) fn new() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Flag::new()),
+        }
+    }
+
+    /// Sets every shard; shard 0 first, the one `is_set` reads.
+    pub(crate) fn set(&self) {
+        for shard in &self.shards {
+            shard.set();
+        }
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.shards[0].is_set()
+    }
+
+    /// Polls until the shard of job `index` is set.
+    pub(crate) fn poll_set(
+        &self,
+        index: usize,
+        listener: &mut Option<EventListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.shards[index % self.shards.len()].poll_set(listener, cx)
+    }
+}
+
 /// A cancellation signal shared by every clone: Go's `ctx.Done()` for async Rust.
 ///
 /// [`cancel`](Self::cancel) fires the token once and for all; tasks watch it with

@@ -31,7 +31,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
-use crate::cancel::{CancelToken, Flag};
+use crate::cancel::{Abort, CancelToken};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// A spawned job, boxed once: the user's future and its reporting wrapper in one allocation.
@@ -775,42 +775,6 @@ impl<'scope, T, E> Shared<'scope, T, E> {
         }
         self.unfinished.fetch_sub(local, Ordering::Release);
         panics
-    }
-}
-
-/// The group's abort signal, split over a few flags: parallel jobs register their listeners on
-/// the flag of their index, so jobs pending on different worker threads rarely contend for one
-/// listener list (measured: a quarter of the time of `cancel_10k_pending_mt` went to one list).
-struct Abort {
-    shards: [Flag; 4],
-}
-
-impl Abort {
-    fn new() -> Self {
-        Self {
-            shards: std::array::from_fn(|_| Flag::new()),
-        }
-    }
-
-    /// Sets every shard; shard 0 first, the one `is_set` reads.
-    fn set(&self) {
-        for shard in &self.shards {
-            shard.set();
-        }
-    }
-
-    fn is_set(&self) -> bool {
-        self.shards[0].is_set()
-    }
-
-    /// Polls until the shard of job `index` is set.
-    fn poll_set(
-        &self,
-        index: usize,
-        listener: &mut Option<EventListener>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
-        self.shards[index % self.shards.len()].poll_set(listener, cx)
     }
 }
 

@@ -92,6 +92,7 @@
 
 mod cancel;
 mod err_group;
+mod fan_out;
 mod semaphore;
 mod sync;
 #[cfg(not(loom))]
@@ -100,6 +101,7 @@ mod wait_group;
 
 pub use cancel::{CancelToken, Cancelled, RunUntilCancelled};
 pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
+pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,

@@ -1,0 +1,251 @@
+//! The in-flight set behind the local adapters: a slab of pinned futures, each slot with one
+//! reusable waker that marks the slot in a ready bitmap.
+//!
+//! Each future lives in a `Pin<Box<Option<Fut>>>` that belongs to its slot and outlives it:
+//! a new future is written into the box in place (`Pin::set`), so the set allocates once per
+//! slot, never per item, and needs no `unsafe` (`Option::as_pin_mut` is the projection).
+//!
+//! A wake-up is one `fetch_or` on the word of the slot's bit. Only the first wake-up of a word
+//! since the driver last emptied it calls the parent (the task polling the stream), and the
+//! parent's waker is only registered when the driver is about to return `Pending`: futures that
+//! wake themselves while the driver polls them cost no wake-up of the parent at all.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+// `Waker::from` needs std's `Arc`; the shared state it points at is on the loom switch.
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+
+/// Slots per word of the ready bitmap.
+const BITS: usize = usize::BITS as usize;
+
+/// A set of running futures, polled when woken, each with a tag the caller gets back with its
+/// output (a sequence number, a permit, or nothing).
+pub(crate) struct InFlight<Fut, Tag> {
+    slots: Vec<Slot<Fut, Tag>>,
+    /// Empty slots, reused last-freed first (its box and waker are warm).
+    free: Vec<usize>,
+    len: usize,
+    /// One word per `BITS` slots, shared with the slots' wakers.
+    words: Vec<StdArc<Word>>,
+    /// Woken slots taken from `words` and not yet polled, one word per entry.
+    taken: Vec<usize>,
+    /// The lowest index of `taken` that may be non-zero.
+    cursor: usize,
+    parent: StdArc<Parent>,
+}
+
+struct Slot<Fut, Tag> {
+    future: Pin<Box<Option<Fut>>>,
+    tag: Option<Tag>,
+    waker: Waker,
+}
+
+/// Where the slots' wakers find the task that polls the stream.
+struct Parent {
+    waker: Mutex<Option<Waker>>,
+}
+
+/// A word of the ready bitmap: bit `i` set means slot `index * BITS + i` was woken.
+struct Word {
+    bits: AtomicUsize,
+    parent: StdArc<Parent>,
+}
+
+struct SlotWaker {
+    word: StdArc<Word>,
+    bit: usize,
+}
+
+impl Wake for SlotWaker {
+    fn wake(self: StdArc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        // AcqRel: the release publishes whatever the waking side did before it to the driver
+        // that takes the word (with `swap`, acquire); nothing else is published through it.
+        let before = self.word.bits.fetch_or(self.bit, Ordering::AcqRel);
+        // Only the first wake-up since the driver emptied the word needs to reach the parent:
+        // the driver takes every bit of the word at once, so the later ones are seen with it.
+        if before == 0 {
+            self.word.parent.wake();
+        }
+    }
+}
+
+impl Parent {
+    fn wake(&self) {
+        // The lock orders this against `register`: either the driver's look at the words after
+        // registering sees our bit, or we see its waker here.
+        let waker = lock(&self.waker).take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn register(&self, waker: &Waker) {
+        let old = {
+            let mut slot = lock(&self.waker);
+            match &*slot {
+                Some(w) if w.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
+            }
+        };
+        drop(old); // executor code, outside the lock
+    }
+}
+
+impl<Fut: Future, Tag> InFlight<Fut, Tag> {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            words: Vec::new(),
+            taken: Vec::new(),
+            cursor: 0,
+            parent: StdArc::new(Parent {
+                waker: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// How many futures are running.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `future` and polls it once; returns its output at once if it is already done.
+    pub(crate) fn push(&mut self, future: Fut, tag: Tag) -> Option<(Tag, Fut::Output)> {
+        let index = match self.free.pop() {
+            Some(index) => {
+                let slot = &mut self.slots[index];
+                slot.future.set(Some(future));
+                slot.tag = Some(tag);
+                index
+            }
+            None => {
+                let index = self.slots.len();
+                if index % BITS == 0 {
+                    self.words.push(StdArc::new(Word {
+                        bits: AtomicUsize::new(0),
+                        parent: self.parent.clone(),
+                    }));
+                    self.taken.push(0);
+                }
+                let waker = Waker::from(StdArc::new(SlotWaker {
+                    word: self.words[index / BITS].clone(),
+                    bit: 1 << (index % BITS),
+                }));
+                self.slots.push(Slot {
+                    future: Box::pin(Some(future)),
+                    tag: Some(tag),
+                    waker,
+                });
+                index
+            }
+        };
+        self.len += 1;
+        self.poll_slot(index)
+    }
+
+    /// Polls woken futures until one finishes, and returns its tag and output.
+    ///
+    /// `Ready(None)` when the set is empty. Each poll of a future spends one unit of `budget`;
+    /// when it runs out the task is woken and `Pending` returned, so a future that keeps waking
+    /// itself cannot keep the caller's task from yielding to its executor.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        budget: &mut usize,
+    ) -> Poll<Option<(Tag, Fut::Output)>> {
+        let mut registered = false;
+        loop {
+            while let Some(index) = self.next_taken() {
+                if *budget == 0 {
+                    // Put the slot back for the next call, and come back soon.
+                    self.taken[index / BITS] |= 1 << (index % BITS);
+                    self.cursor = self.cursor.min(index / BITS);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                *budget -= 1;
+                if let Some(done) = self.poll_slot(index) {
+                    return Poll::Ready(Some(done));
+                }
+            }
+            if self.len == 0 {
+                return Poll::Ready(None);
+            }
+            if self.take_words() {
+                continue;
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            // Register, then look at the words once more: the look after registering is the
+            // one that counts (a wake-up before it left its bit; one after it finds the waker).
+            self.parent.register(cx.waker());
+            registered = true;
+        }
+    }
+
+    /// Polls the future in slot `index`, if there is one; returns its output if it finished,
+    /// after dropping it (its drop code runs before anyone sees the output).
+    fn poll_slot(&mut self, index: usize) -> Option<(Tag, Fut::Output)> {
+        let slot = &mut self.slots[index];
+        // `None`: a late wake-up for a slot whose future already finished.
+        let future = slot.future.as_mut().as_pin_mut()?;
+        let Poll::Ready(output) = future.poll(&mut Context::from_waker(&slot.waker)) else {
+            return None;
+        };
+        // Books first, so a panicking drop leaves the set consistent.
+        let tag = slot.tag.take().expect("a running slot has a tag");
+        self.len -= 1;
+        self.free.push(index);
+        slot.future.set(None);
+        Some((tag, output))
+    }
+
+    /// The next woken slot taken from the words, lowest index first.
+    fn next_taken(&mut self) -> Option<usize> {
+        while let Some(word) = self.taken.get_mut(self.cursor) {
+            if *word != 0 {
+                let bit = word.trailing_zeros() as usize;
+                *word &= *word - 1;
+                return Some(self.cursor * BITS + bit);
+            }
+            self.cursor += 1;
+        }
+        None
+    }
+
+    /// Takes the woken slots out of the shared words; returns whether there were any.
+    fn take_words(&mut self) -> bool {
+        let mut any = false;
+        for (word, taken) in self.words.iter().zip(&mut self.taken) {
+            // A load first: an empty word is left alone (no write to its cache line).
+            if word.bits.load(Ordering::Relaxed) != 0 {
+                // Acquire: pairs with the wakers' `fetch_or`.
+                *taken |= word.bits.swap(0, Ordering::AcqRel);
+                any = true;
+            }
+        }
+        self.cursor = 0;
+        any
+    }
+}
+
+impl<Fut, Tag> fmt::Debug for InFlight<Fut, Tag> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InFlight").field("len", &self.len).finish()
+    }
+}

@@ -1,0 +1,338 @@
+//! [`FanOutSpawned`]: each item's future runs as its own executor task; outputs come back
+//! through a queue, in completion order.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use event_listener::{Event, EventListener};
+use futures_core::stream::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+
+use super::{check_limit, queued_size_hint};
+use crate::cancel::Abort;
+use crate::sync::{lock, Arc, Mutex};
+
+/// A spawned item, the shape every runtime's spawn takes.
+type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The spawn function.
+type SpawnFn = Box<dyn Fn(Task) + Send + Sync + 'static>;
+
+/// What became of a spawned item.
+enum Outcome<T> {
+    Done(T),
+    Panicked(Box<dyn Any + Send>),
+    /// Its executor dropped it before it finished (a runtime shutting down).
+    Dropped,
+}
+
+/// Shared by the stream and its spawned items.
+struct Shared<T> {
+    /// Outcomes not yet taken by the stream.
+    outcomes: Mutex<VecDeque<Outcome<T>>>,
+    /// Notified after each outcome is queued.
+    event: Event,
+    /// Set when the stream is dropped: every item drops its future at its next poll.
+    abort: Abort,
+}
+
+impl<T> Shared<T> {
+    fn report(&self, outcome: Outcome<T>) {
+        lock(&self.outcomes).push_back(outcome);
+        // After the push and the unlock: the stream listens, then looks at the queue again
+        // (under the lock), so either it sees this outcome or this notifies its listener.
+        self.event.notify(1);
+    }
+}
+
+/// Fires the abort signal when the stream is dropped.
+struct AbortOnDrop<T>(Arc<Shared<T>>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort.set();
+    }
+}
+
+pin_project! {
+    /// Stream returned by [`FanOutExt::fan_out_spawned`](super::FanOutExt::fan_out_spawned).
+    #[must_use = "streams do nothing unless polled"]
+    pub struct FanOutSpawned<St, F, T> {
+        #[pin]
+        source: St,
+        source_done: bool,
+        f: F,
+        limit: usize,
+        spawn: SpawnFn,
+        shared: AbortOnDrop<T>,
+        // Items spawned whose outcome the stream has not yet taken from `taken`.
+        in_flight: usize,
+        // Spawned so far: the index that picks an item's abort shard.
+        spawned: usize,
+        // A batch of outcomes taken from the shared queue (swapped with it, so both buffers
+        // are reused).
+        taken: VecDeque<Outcome<T>>,
+        listener: Option<EventListener>,
+    }
+}
+
+impl<St, F, Fut, T> FanOutSpawned<St, F, T>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    pub(super) fn new<S>(source: St, limit: usize, spawn: S, f: F) -> Self
+    where
+        S: Fn(Task) + Send + Sync + 'static,
+    {
+        check_limit("fan_out_spawned", limit);
+        Self {
+            source,
+            source_done: false,
+            f,
+            limit,
+            spawn: Box::new(spawn),
+            shared: AbortOnDrop(Arc::new(Shared {
+                outcomes: Mutex::new(VecDeque::new()),
+                event: Event::new(),
+                abort: Abort::new(),
+            })),
+            in_flight: 0,
+            spawned: 0,
+            taken: VecDeque::new(),
+            listener: None,
+        }
+    }
+}
+
+/// Pulls while fewer than `limit` items are spawned and not yet yielded, spawning each.
+#[allow(clippy::too_many_arguments)] // the projected fields, borrowed one by one
+fn fill<St, F, Fut, T>(
+    mut source: Pin<&mut St>,
+    source_done: &mut bool,
+    f: &mut F,
+    limit: usize,
+    spawn: &SpawnFn,
+    shared: &Arc<Shared<T>>,
+    in_flight: &mut usize,
+    spawned: &mut usize,
+    cx: &mut Context<'_>,
+) where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    while !*source_done && *in_flight < limit {
+        match source.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => {
+                let job = Item {
+                    future: Some(f(item)),
+                    shared: shared.clone(),
+                    index: *spawned,
+                    listener: None,
+                    reported: false,
+                };
+                *in_flight += 1;
+                *spawned = spawned.wrapping_add(1);
+                spawn(Box::pin(job));
+            }
+            Poll::Ready(None) => *source_done = true,
+            Poll::Pending => break,
+        }
+    }
+}
+
+impl<St, F, Fut, T> Stream for FanOutSpawned<St, F, T>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut this = self.project();
+        let shared = &this.shared.0;
+        fill(
+            this.source.as_mut(),
+            this.source_done,
+            this.f,
+            *this.limit,
+            this.spawn,
+            shared,
+            this.in_flight,
+            this.spawned,
+            cx,
+        );
+        loop {
+            if let Some(outcome) = this.taken.pop_front() {
+                *this.in_flight -= 1;
+                match outcome {
+                    Outcome::Done(output) => {
+                        // Refill before handing the output over (see `FanOut`).
+                        fill(
+                            this.source,
+                            this.source_done,
+                            this.f,
+                            *this.limit,
+                            this.spawn,
+                            shared,
+                            this.in_flight,
+                            this.spawned,
+                            cx,
+                        );
+                        return Poll::Ready(Some(output));
+                    }
+                    Outcome::Panicked(payload) => resume_unwind(payload),
+                    Outcome::Dropped => panic!(
+                        "fan_out_spawned: an item's task was dropped by its executor before it \
+                         finished (was the runtime shut down?), so its output is lost"
+                    ),
+                }
+            }
+            if *this.in_flight == 0 {
+                return if *this.source_done {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Pending // the source will wake us
+                };
+            }
+            std::mem::swap(&mut *lock(&shared.outcomes), this.taken);
+            if !this.taken.is_empty() {
+                *this.listener = None;
+                continue;
+            }
+            match this.listener {
+                // Listen, then look again: the look after listening is the one that counts.
+                None => *this.listener = Some(shared.event.listen()),
+                Some(listener) => {
+                    std::task::ready!(Pin::new(listener).poll(cx));
+                    *this.listener = None;
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        queued_size_hint(self.in_flight, self.source_done, &self.source)
+    }
+}
+
+impl<St, F, Fut, T> FusedStream for FanOutSpawned<St, F, T>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    fn is_terminated(&self) -> bool {
+        self.source_done && self.in_flight == 0
+    }
+}
+
+impl<St, F, T> fmt::Debug for FanOutSpawned<St, F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FanOutSpawned")
+            .field("limit", &self.limit)
+            .field("in_flight", &self.in_flight)
+            .field("source_done", &self.source_done)
+            .finish()
+    }
+}
+
+pin_project! {
+    /// One spawned item: the user's future, run by the executor, reporting its outcome once.
+    struct Item<Fut, T> {
+        #[pin]
+        future: Option<Fut>,
+        shared: Arc<Shared<T>>,
+        index: usize,
+        // Listens to the abort signal while the future is pending.
+        listener: Option<EventListener>,
+        reported: bool,
+    }
+
+    impl<Fut, T> PinnedDrop for Item<Fut, T> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if !*this.reported {
+                *this.reported = true;
+                this.future.set(None);
+                if !this.shared.abort.is_set() {
+                    // Dropped by its executor, not by us: say so rather than let the stream
+                    // wait for it forever.
+                    this.shared.report(Outcome::Dropped);
+                }
+            }
+        }
+    }
+}
+
+impl<Fut, T> Future for Item<Fut, T>
+where
+    Fut: Future<Output = T>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if *this.reported {
+            return Poll::Ready(());
+        }
+        let shared = &**this.shared;
+        if !shared.abort.is_set() {
+            let mut future = this.future.as_mut();
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                let inner = future
+                    .as_mut()
+                    .as_pin_mut()
+                    .expect("polled after it finished");
+                let poll = inner.poll(cx);
+                if poll.is_ready() {
+                    // Inside the catch: a panicking drop is the item's panic.
+                    future.set(None);
+                }
+                poll
+            }));
+            let outcome = match polled {
+                Ok(Poll::Ready(output)) => Outcome::Done(output),
+                Ok(Poll::Pending) => {
+                    if shared
+                        .abort
+                        .poll_set(*this.index, this.listener, cx)
+                        .is_pending()
+                    {
+                        return Poll::Pending;
+                    }
+                    // The stream was dropped while we were pending: fall through to the drop.
+                    *this.reported = true;
+                    this.future.set(None);
+                    return Poll::Ready(());
+                }
+                Err(payload) => {
+                    // The panicked future goes too; a second panic from its drop code would
+                    // not be the item's story.
+                    let _ = catch_unwind(AssertUnwindSafe(|| future.set(None)));
+                    Outcome::Panicked(payload)
+                }
+            };
+            *this.reported = true;
+            shared.report(outcome);
+            return Poll::Ready(());
+        }
+        // Nobody waits for the output: drop the future now.
+        *this.reported = true;
+        this.future.set(None);
+        Poll::Ready(())
+    }
+}

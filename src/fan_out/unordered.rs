@@ -1,0 +1,163 @@
+//! [`FanOut`]: at most `limit` futures in flight, outputs in completion order.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::stream::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+
+use super::in_flight::InFlight;
+use super::{check_limit, queued_size_hint};
+
+pin_project! {
+    /// Stream returned by [`FanOutExt::fan_out`](super::FanOutExt::fan_out).
+    #[must_use = "streams do nothing unless polled"]
+    pub struct FanOut<St, F, Fut>
+    where
+        Fut: Future,
+    {
+        #[pin]
+        source: St,
+        source_done: bool,
+        f: F,
+        limit: usize,
+        in_flight: InFlight<Fut, ()>,
+        // Outputs of futures that finished at their first poll, not yet yielded.
+        ready: VecDeque<Fut::Output>,
+    }
+}
+
+impl<St, F, Fut> FanOut<St, F, Fut>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    #[track_caller]
+    pub(super) fn new(source: St, limit: usize, f: F) -> Self {
+        check_limit("fan_out", limit);
+        Self {
+            source,
+            source_done: false,
+            f,
+            limit,
+            in_flight: InFlight::new(),
+            ready: VecDeque::new(),
+        }
+    }
+}
+
+/// Pulls from the source while there is room, starting (and polling once) a future per item.
+/// Room counts the futures in flight and the outputs not yet yielded.
+fn fill<St, Fut, Tag>(
+    mut source: Pin<&mut St>,
+    source_done: &mut bool,
+    limit: usize,
+    in_flight: &mut InFlight<Fut, Tag>,
+    ready: &mut VecDeque<Fut::Output>,
+    cx: &mut Context<'_>,
+    mut start: impl FnMut(St::Item) -> (Fut, Tag),
+) where
+    St: Stream,
+    Fut: Future,
+{
+    while !*source_done && in_flight.len() + ready.len() < limit {
+        match source.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => {
+                let (future, tag) = start(item);
+                if let Some((_, output)) = in_flight.push(future, tag) {
+                    ready.push_back(output);
+                }
+            }
+            Poll::Ready(None) => *source_done = true,
+            Poll::Pending => break,
+        }
+    }
+}
+
+impl<St, F, Fut> Stream for FanOut<St, F, Fut>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    type Item = Fut::Output;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        let f = &mut *this.f;
+        let mut start = |item| (f(item), ());
+        let output = match this.ready.pop_front() {
+            Some(output) => output,
+            None => {
+                fill(
+                    this.source.as_mut(),
+                    this.source_done,
+                    *this.limit,
+                    this.in_flight,
+                    this.ready,
+                    cx,
+                    &mut start,
+                );
+                match this.ready.pop_front() {
+                    Some(output) => output,
+                    None => {
+                        let mut budget = this.in_flight.len().max(1);
+                        match this.in_flight.poll_next(cx, &mut budget) {
+                            Poll::Ready(Some(((), output))) => output,
+                            // Nothing in flight: either the source is done too, or it is
+                            // pending (and will wake us).
+                            Poll::Ready(None) if *this.source_done => return Poll::Ready(None),
+                            Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+                        }
+                    }
+                }
+            }
+        };
+        // Refill the room this output leaves before handing it over, so the pipeline keeps
+        // `limit` futures running while the consumer works on it.
+        fill(
+            this.source,
+            this.source_done,
+            *this.limit,
+            this.in_flight,
+            this.ready,
+            cx,
+            start,
+        );
+        Poll::Ready(Some(output))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let queued = self.in_flight.len() + self.ready.len();
+        queued_size_hint(queued, self.source_done, &self.source)
+    }
+}
+
+impl<St, F, Fut> FusedStream for FanOut<St, F, Fut>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    fn is_terminated(&self) -> bool {
+        self.source_done && self.in_flight.is_empty() && self.ready.is_empty()
+    }
+}
+
+impl<St, F, Fut> fmt::Debug for FanOut<St, F, Fut>
+where
+    Fut: Future,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FanOut")
+            .field("limit", &self.limit)
+            .field("in_flight", &self.in_flight.len())
+            .field("ready", &self.ready.len())
+            .field("source_done", &self.source_done)
+            .finish()
+    }
+}

@@ -1,0 +1,204 @@
+//! [`FanOutWith`]: futures in flight as long as a shared semaphore gives permits.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::stream::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+
+use super::in_flight::InFlight;
+use super::queued_size_hint;
+use crate::semaphore::{AcquireOwned, OwnedSemaphorePermit, Semaphore};
+
+pin_project! {
+    /// Stream returned by [`FanOutExt::fan_out_with`](super::FanOutExt::fan_out_with).
+    #[must_use = "streams do nothing unless polled"]
+    pub struct FanOutWith<St, F, Fut>
+    where
+        St: Stream,
+        Fut: Future,
+    {
+        #[pin]
+        source: St,
+        // The source ended, or the semaphore was closed: nothing more is pulled.
+        source_done: bool,
+        f: F,
+        semaphore: Arc<Semaphore>,
+        // The one pulled item waiting for its permit, and the permit's place in the queue.
+        waiting: Option<(St::Item, AcquireOwned)>,
+        // Each future holds its permit until it finishes.
+        in_flight: InFlight<Fut, OwnedSemaphorePermit>,
+        // At most one output of a future that finished at its first poll.
+        ready: VecDeque<Fut::Output>,
+    }
+}
+
+impl<St, F, Fut> FanOutWith<St, F, Fut>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    pub(super) fn new(source: St, semaphore: Arc<Semaphore>, f: F) -> Self {
+        Self {
+            source,
+            source_done: false,
+            f,
+            semaphore,
+            waiting: None,
+            in_flight: InFlight::new(),
+            ready: VecDeque::new(),
+        }
+    }
+}
+
+/// Starts futures while permits come at once: pulls an item, waits in the semaphore's queue
+/// for its permit, starts (and polls once) its future. Stops with an output in hand, so at most
+/// one finished-at-once output waits to be yielded.
+#[allow(clippy::too_many_arguments)] // the projected fields, borrowed one by one
+fn fill<St, F, Fut>(
+    mut source: Pin<&mut St>,
+    source_done: &mut bool,
+    f: &mut F,
+    semaphore: &Arc<Semaphore>,
+    waiting: &mut Option<(St::Item, AcquireOwned)>,
+    in_flight: &mut InFlight<Fut, OwnedSemaphorePermit>,
+    ready: &mut VecDeque<Fut::Output>,
+    cx: &mut Context<'_>,
+) where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    while ready.is_empty() {
+        let acquire = match waiting {
+            Some((_, acquire)) => acquire,
+            None => {
+                if *source_done {
+                    return;
+                }
+                match source.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        let acquire = semaphore.clone().acquire_owned();
+                        &mut waiting.insert((item, acquire)).1
+                    }
+                    Poll::Ready(None) => {
+                        *source_done = true;
+                        return;
+                    }
+                    Poll::Pending => return,
+                }
+            }
+        };
+        match Pin::new(acquire).poll(cx) {
+            Poll::Ready(Ok(permit)) => {
+                let (item, _) = waiting.take().expect("an item waits for this permit");
+                if let Some((permit, output)) = in_flight.push(f(item), permit) {
+                    drop(permit);
+                    ready.push_back(output);
+                }
+            }
+            // Closed: a shutdown. Pull nothing more; the futures in flight finish, then the
+            // stream ends. The item that waited is dropped, unstarted.
+            Poll::Ready(Err(_)) => {
+                *waiting = None;
+                *source_done = true;
+                return;
+            }
+            Poll::Pending => return,
+        }
+    }
+}
+
+impl<St, F, Fut> Stream for FanOutWith<St, F, Fut>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    type Item = Fut::Output;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        let output = match this.ready.pop_front() {
+            Some(output) => output,
+            None => {
+                fill(
+                    this.source.as_mut(),
+                    this.source_done,
+                    this.f,
+                    this.semaphore,
+                    this.waiting,
+                    this.in_flight,
+                    this.ready,
+                    cx,
+                );
+                match this.ready.pop_front() {
+                    Some(output) => output,
+                    None => {
+                        let mut budget = this.in_flight.len().max(1);
+                        match this.in_flight.poll_next(cx, &mut budget) {
+                            // The permit goes back before the output is handed over.
+                            Poll::Ready(Some((_permit, output))) => output,
+                            Poll::Ready(None) if *this.source_done && this.waiting.is_none() => {
+                                return Poll::Ready(None)
+                            }
+                            // Waiting for the source or for a permit (both will wake us).
+                            Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+                        }
+                    }
+                }
+            }
+        };
+        fill(
+            this.source,
+            this.source_done,
+            this.f,
+            this.semaphore,
+            this.waiting,
+            this.in_flight,
+            this.ready,
+            cx,
+        );
+        Poll::Ready(Some(output))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let queued = self.in_flight.len() + self.ready.len() + usize::from(self.waiting.is_some());
+        queued_size_hint(queued, self.source_done, &self.source)
+    }
+}
+
+impl<St, F, Fut> FusedStream for FanOutWith<St, F, Fut>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    fn is_terminated(&self) -> bool {
+        self.source_done
+            && self.waiting.is_none()
+            && self.in_flight.is_empty()
+            && self.ready.is_empty()
+    }
+}
+
+impl<St, F, Fut> fmt::Debug for FanOutWith<St, F, Fut>
+where
+    St: Stream,
+    Fut: Future,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FanOutWith")
+            .field("in_flight", &self.in_flight.len())
+            .field("waiting_for_permit", &self.waiting.is_some())
+            .field("ready", &self.ready.len())
+            .field("source_done", &self.source_done)
+            .field("semaphore", &self.semaphore)
+            .finish()
+    }
+}
