@@ -1,0 +1,2 @@
+//! Fan-out benchmarks (placeholder; filled in by the benchmark work).
+fn main() {}
