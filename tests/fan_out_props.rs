@@ -109,10 +109,12 @@ impl Wake for Flag {
     }
 }
 
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// A tiny hand-stepped executor for the spawned form.
 #[derive(Default)]
 struct Exec {
-    tasks: Mutex<Vec<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>>,
+    tasks: Mutex<Vec<Option<Task>>>,
     ready: Mutex<VecDeque<usize>>,
 }
 
@@ -128,7 +130,7 @@ impl Wake for TaskWaker {
 }
 
 impl Exec {
-    fn spawn(self: &Arc<Self>, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    fn spawn(self: &Arc<Self>, task: Task) {
         let mut tasks = self.tasks.lock().unwrap();
         tasks.push(Some(task));
         self.ready.lock().unwrap().push_back(tasks.len() - 1);
