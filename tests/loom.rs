@@ -249,3 +249,133 @@ mod err_group {
         });
     }
 }
+
+mod fan_out {
+    use super::*;
+    use futures_core::Stream;
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::sync::Mutex;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    use taskgroup::FanOutExt;
+
+    /// A source of `0..n`, always ready.
+    struct Iter(std::ops::Range<usize>);
+
+    impl Stream for Iter {
+        type Item = usize;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<usize>> {
+            Poll::Ready(self.0.next())
+        }
+    }
+
+    /// A one-shot signal set by another thread: the item futures wait on it.
+    #[derive(Default)]
+    struct Signal {
+        set: AtomicBool,
+        waker: Mutex<Option<Waker>>,
+    }
+
+    impl Signal {
+        fn fire(&self) {
+            self.set.store(true, Ordering::Release);
+            if let Some(waker) = self.waker.lock().unwrap().take() {
+                waker.wake();
+            }
+        }
+    }
+
+    struct Wait(Arc<Signal>, usize);
+
+    impl Future for Wait {
+        type Output = usize;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            if self.0.set.load(Ordering::Acquire) {
+                return Poll::Ready(self.1);
+            }
+            *self.0.waker.lock().unwrap() = Some(cx.waker().clone());
+            if self.0.set.load(Ordering::Acquire) {
+                return Poll::Ready(self.1);
+            }
+            Poll::Pending
+        }
+    }
+
+    /// Collects a stream's outputs.
+    async fn collect<S: Stream + Unpin>(mut stream: S) -> Vec<S::Item> {
+        let mut out = Vec::new();
+        while let Some(item) = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await
+        {
+            out.push(item);
+        }
+        out
+    }
+
+    /// Two slot wake-ups from two threads racing the stream registering its own waker: no
+    /// wake-up is lost (loom reports a deadlock if the stream sleeps forever).
+    #[test]
+    fn two_slot_wakeups_racing_the_stream_registering() {
+        loom::model(|| {
+            let signals = [Arc::new(Signal::default()), Arc::new(Signal::default())];
+            let threads: Vec<_> = signals
+                .iter()
+                .map(|s| {
+                    let s = s.clone();
+                    thread::spawn(move || s.fire())
+                })
+                .collect();
+            let waits = signals.clone();
+            let stream = Iter(0..2).fan_out(2, move |i| Wait(waits[i].clone(), i));
+            let mut outputs = loom::future::block_on(collect(stream));
+            outputs.sort_unstable();
+            assert_eq!(outputs, [0, 1]);
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+    }
+
+    /// Runs each spawned item on its own loom thread.
+    fn thread_spawn(task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        thread::spawn(move || loom::future::block_on(task));
+    }
+
+    /// A spawned item's result, reported from its thread, racing the stream registering its
+    /// listener: the stream gets it.
+    #[test]
+    fn a_spawned_result_racing_the_stream_listening() {
+        loom::model(|| {
+            let stream = Iter(0..1).fan_out_spawned(1, thread_spawn, |i| async move { i + 7 });
+            assert_eq!(loom::future::block_on(collect(stream)), [7]);
+        });
+    }
+
+    /// Dropping the stream while its item is pending on another thread wakes the item, which
+    /// drops its future: the item's thread ends (loom reports a deadlock otherwise).
+    #[test]
+    fn dropping_the_stream_aborts_a_pending_spawned_item() {
+        loom::model(|| {
+            let (tx, rx) = loom::sync::mpsc::channel::<loom::thread::JoinHandle<()>>();
+            let spawn = move |task: Pin<Box<dyn Future<Output = ()> + Send>>| {
+                tx.send(thread::spawn(move || loom::future::block_on(task)))
+                    .unwrap();
+            };
+            let never = Arc::new(Signal::default());
+            let mut stream = Iter(0..1).fan_out_spawned(1, spawn, move |i| Wait(never.clone(), i));
+            let waker = futures_noop_waker();
+            let polled = Pin::new(&mut stream).poll_next(&mut Context::from_waker(&waker));
+            assert!(polled.is_pending());
+            drop(stream);
+            rx.recv().unwrap().join().unwrap();
+        });
+    }
+
+    fn futures_noop_waker() -> Waker {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        Waker::from(std::sync::Arc::new(Noop))
+    }
+}
