@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the unit tests and the wait-group, timeout, semaphore and error-group tests under Miri
+# Runs the unit tests and the wait-group, timeout, semaphore, error-group and fan-out tests under
+# Miri
 # (nightly).
 # Installs the nightly toolchain and the miri component with rustup when they are missing; where
 # they cannot be fetched it prints a loud SKIPPED line and exits 0, so Miri never blocks CI.
@@ -40,3 +41,5 @@ echo "miri.sh: semaphore tests"
 cargo "+$TOOLCHAIN" miri test --test semaphore --test semaphore_props
 echo "miri.sh: error-group and cancel-token tests"
 cargo "+$TOOLCHAIN" miri test --test err_group --test err_group_props
+echo "miri.sh: fan-out tests"
+cargo "+$TOOLCHAIN" miri test --test fan_out --test fan_out_props

@@ -5,8 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use taskgroup::{
     Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, Elapsed, ErrGroup,
-    ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, OwnedSemaphorePermit, RunUntilCancelled,
-    Semaphore, SemaphorePermit, Timeout, Track, TryAcquireError, Wait, WaitGroupGuard,
+    ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, FanOut, FanOutOrdered, FanOutSpawned,
+    FanOutWith, OwnedSemaphorePermit, RunUntilCancelled, Semaphore, SemaphorePermit, Timeout,
+    Track, TryAcquireError, TryFanOut, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -105,4 +106,43 @@ fn cancel_types() {
     unpin::<Cancelled<'_>>();
     send::<RunUntilCancelled<'_, SendFut>>();
     unpin::<RunUntilCancelled<'_, SendFut>>();
+}
+
+#[test]
+fn fan_out_types() {
+    type Src = futures::stream::Iter<std::ops::Range<usize>>;
+    type Boxed = fn(usize) -> SendFut;
+    type Ready = std::future::Ready<Result<usize, ()>>;
+    type MkReady = fn(usize) -> Ready;
+
+    // Send (and Unpin) when the source, the closure and the futures are, boxed or not.
+    send::<FanOut<Src, Boxed, SendFut>>();
+    unpin::<FanOut<Src, Boxed, SendFut>>();
+    static_::<FanOut<Src, Boxed, SendFut>>();
+    send::<FanOutOrdered<Src, Boxed, SendFut>>();
+    unpin::<FanOutOrdered<Src, Boxed, SendFut>>();
+    send::<FanOutWith<Src, Boxed, SendFut>>();
+    unpin::<FanOutWith<Src, Boxed, SendFut>>();
+    send::<TryFanOut<Src, MkReady, Ready>>();
+    unpin::<TryFanOut<Src, MkReady, Ready>>();
+    send::<FanOutSpawned<Src, Boxed, ()>>();
+    unpin::<FanOutSpawned<Src, Boxed, ()>>();
+    static_::<FanOutSpawned<Src, Boxed, ()>>();
+
+    // Sync too when they all are.
+    sync::<FanOut<Src, MkReady, Ready>>();
+    sync::<FanOutOrdered<Src, MkReady, Ready>>();
+    sync::<FanOutWith<Src, MkReady, Ready>>();
+    sync::<TryFanOut<Src, MkReady, Ready>>();
+    // (`FanOutSpawned` is Send, not Sync: it may hold a panic payload, a `Box<dyn Any + Send>`.)
+
+    // A fan-out stream can be driven inside a spawned task.
+    fn spawnable() -> impl Future<Output = usize> + Send + 'static {
+        use futures::StreamExt;
+        use taskgroup::FanOutExt;
+        futures::stream::iter(0..4usize)
+            .fan_out(2, |i| async move { i })
+            .fold(0, |a, b| async move { a + b })
+    }
+    let _ = spawnable;
 }
