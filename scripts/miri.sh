@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Runs the unit tests and the wait-group, timeout, semaphore, error-group and fan-out tests under
-# Miri
-# (nightly).
+# Miri (nightly).
 # Installs the nightly toolchain and the miri component with rustup when they are missing; where
 # they cannot be fetched it prints a loud SKIPPED line and exits 0, so Miri never blocks CI.
 # Timer-based tests that Miri cannot run are marked #[cfg_attr(miri, ignore)] in the tests.

@@ -1,7 +1,7 @@
 //! Go's task-coordination idioms for async Rust, on any executor.
 //!
-//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup` and context-style
-//! cancellation and timeouts to async
+//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup`, fan-out/fan-in worker
+//! pools and context-style cancellation and timeouts to async
 //! Rust without tying your code to a runtime: waiting and waking go through [`event-listener`], so the same
 //! primitives work under tokio, async-std, smol, `futures::executor` or a hand-rolled executor,
 //! and from plain threads where that makes sense.
@@ -21,6 +21,9 @@
 //! | `g.Go(f)`, `g.TryGo(f)`, `g.SetLimit(n)` | [`spawn`](ErrGroup::spawn), [`try_spawn`](ErrGroup::try_spawn), [`set_limit`](ErrGroup::set_limit) |
 //! | `err := g.Wait()` | [`g.wait().await`](ErrGroup::wait) (`Result<Vec<T>, E>`, values in spawn order) |
 //! | `<-ctx.Done()`, `ctx.Err() != nil` | [`token.cancelled().await`](CancelToken::cancelled), [`token.is_cancelled()`](CancelToken::is_cancelled) |
+//! | `n` worker goroutines reading a jobs channel, results on another | [`stream.fan_out(n, f)`](FanOutExt::fan_out) (or [`fan_out_ordered`](FanOutExt::fan_out_ordered)) |
+//! | the same, stopping at the first error | [`stream.try_fan_out(n, f)`](FanOutExt::try_fan_out) |
+//! | one semaphore shared by several pools | [`stream.fan_out_with(sem, f)`](FanOutExt::fan_out_with) |
 //!
 //! # A tour
 //!
@@ -81,6 +84,23 @@
 //!     group.spawn(async move { Ok::<_, String>(page.len()) });
 //! }
 //! assert_eq!(group.wait().await, Ok(vec![2, 2, 2])); // in spawn order
+//! # });
+//! ```
+//!
+//! Fan a stream out to a pool of futures and back in, `buffer_unordered` with its defects
+//! fixed (a finished slot is refilled at once, `limit == 0` is refused, a spawned form runs on
+//! every core):
+//!
+//! ```
+//! use futures::{stream, StreamExt};
+//! use taskgroup::FanOutExt;
+//!
+//! # futures::executor::block_on(async {
+//! let pages: Vec<String> = stream::iter(1..=5)
+//!     .fan_out_ordered(2, |n| async move { format!("page {n}") }) // 2 at once, in order
+//!     .collect()
+//!     .await;
+//! assert_eq!(pages[4], "page 5");
 //! # });
 //! ```
 //!
