@@ -41,30 +41,32 @@ def bench_files():
 
 
 def load(criterion):
-    """Returns {group: [(function, median_ns)]} from criterion's saved estimates."""
+    """Returns {scenario: [(function, median_ns)]} from criterion's saved estimates.
+
+    A scenario is a group, or a group and a parameter (`group/param`, from a `BenchmarkId`):
+    contenders are compared within one scenario only."""
     results = {}
-    if not os.path.isdir(criterion):
-        return results
-    for group in sorted(os.listdir(criterion)):
-        gdir = os.path.join(criterion, group)
-        if not os.path.isdir(gdir) or group == "report":
+    for dirpath, _, filenames in os.walk(criterion):
+        if os.path.basename(dirpath) != "new" or "benchmark.json" not in filenames:
             continue
-        for function in sorted(os.listdir(gdir)):
-            est = os.path.join(gdir, function, "new", "estimates.json")
-            meta = os.path.join(gdir, function, "new", "benchmark.json")
-            if not os.path.exists(est):
-                continue
-            with open(est) as f:
-                median = json.load(f)["median"]["point_estimate"]
-            name = function
-            group_id = group
-            if os.path.exists(meta):
-                with open(meta) as f:
-                    m = json.load(f)
-                name = m.get("function_id") or m.get("value_str") or function
-                group_id = m.get("group_id", group)
-            results.setdefault(group_id, []).append((name, median))
+        with open(os.path.join(dirpath, "benchmark.json")) as f:
+            meta = json.load(f)
+        with open(os.path.join(dirpath, "estimates.json")) as f:
+            median = json.load(f)["median"]["point_estimate"]
+        scenario = meta["group_id"]
+        if meta.get("value_str"):
+            scenario += "/" + meta["value_str"]
+        name = meta.get("function_id") or meta.get("value_str") or "?"
+        results.setdefault(scenario, []).append((name, median))
     return results
+
+
+def order_key(scenario, files):
+    """Bench files in name order; within one, groups as defined; parameters alphabetically."""
+    names = list(files)
+    group = scenario.split("/")[0]
+    position = names.index(group) if group in names else len(names)
+    return (files.get(group, files.get(scenario, "~")), position, scenario)
 
 
 def kind(function):
@@ -203,7 +205,9 @@ def main():
     # Groups named in a bench file come in its order; the others (names built at run time)
     # follow, alphabetically.
     for g in sorted(results):
-        files.setdefault(g, "?")
+        files[g] = files.get(g, files.get(g.split("/")[0], "?"))
+    files = {g: f for g, f in sorted(files.items(), key=lambda kv: order_key(kv[0], files))}
+    results = {g: r for g, r in results.items()}
     with open(os.path.join(args.out, "BENCHMARKS.md"), "w") as f:
         f.write(markdown(results, files))
     os.makedirs(os.path.join(args.out, "docs"), exist_ok=True)

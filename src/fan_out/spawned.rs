@@ -7,9 +7,9 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-use event_listener::{Event, EventListener};
+use event_listener::EventListener;
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
@@ -33,20 +33,28 @@ enum Outcome<T> {
 
 /// Shared by the stream and its spawned items.
 struct Shared<T> {
-    /// Outcomes not yet taken by the stream.
-    outcomes: Mutex<VecDeque<Outcome<T>>>,
-    /// Notified after each outcome is queued.
-    event: Event,
+    queue: Mutex<Queue<T>>,
     /// Set when the stream is dropped: every item drops its future at its next poll.
     abort: Abort,
 }
 
+struct Queue<T> {
+    /// Outcomes not yet taken by the stream.
+    outcomes: VecDeque<Outcome<T>>,
+    /// The stream's waker, left when it found the queue empty; taken by the next report.
+    waker: Option<Waker>,
+}
+
 impl<T> Shared<T> {
     fn report(&self, outcome: Outcome<T>) {
-        lock(&self.outcomes).push_back(outcome);
-        // After the push and the unlock: the stream listens, then looks at the queue again
-        // (under the lock), so either it sees this outcome or this notifies its listener.
-        self.event.notify(1);
+        let waker = {
+            let mut queue = lock(&self.queue);
+            queue.outcomes.push_back(outcome);
+            queue.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
@@ -77,7 +85,6 @@ pin_project! {
         // A batch of outcomes taken from the shared queue (swapped with it, so both buffers
         // are reused).
         taken: VecDeque<Outcome<T>>,
-        listener: Option<EventListener>,
     }
 }
 
@@ -101,14 +108,15 @@ where
             limit,
             spawn: Box::new(spawn),
             shared: AbortOnDrop(Arc::new(Shared {
-                outcomes: Mutex::new(VecDeque::new()),
-                event: Event::new(),
+                queue: Mutex::new(Queue {
+                    outcomes: VecDeque::new(),
+                    waker: None,
+                }),
                 abort: Abort::new(),
             })),
             in_flight: 0,
             spawned: 0,
             taken: VecDeque::new(),
-            listener: None,
         }
     }
 }
@@ -207,19 +215,20 @@ where
                     Poll::Pending // the source will wake us
                 };
             }
-            std::mem::swap(&mut *lock(&shared.outcomes), this.taken);
-            if !this.taken.is_empty() {
-                *this.listener = None;
-                continue;
-            }
-            match this.listener {
-                // Listen, then look again: the look after listening is the one that counts.
-                None => *this.listener = Some(shared.event.listen()),
-                Some(listener) => {
-                    std::task::ready!(Pin::new(listener).poll(cx));
-                    *this.listener = None;
+            // Take what came, or leave the waker: under one lock, so no report is missed.
+            let old = {
+                let mut queue = lock(&shared.queue);
+                std::mem::swap(&mut queue.outcomes, this.taken);
+                if !this.taken.is_empty() {
+                    continue;
                 }
-            }
+                match &queue.waker {
+                    Some(w) if w.will_wake(cx.waker()) => None,
+                    _ => queue.waker.replace(cx.waker().clone()),
+                }
+            };
+            drop(old); // executor code, outside the lock
+            return Poll::Pending;
         }
     }
 
