@@ -92,6 +92,7 @@
 
 mod cancel;
 mod err_group;
+mod rate_limit;
 mod semaphore;
 mod sync;
 #[cfg(not(loom))]
@@ -100,6 +101,11 @@ mod wait_group;
 
 pub use cancel::{CancelToken, Cancelled, RunUntilCancelled};
 pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
+#[cfg(not(loom))]
+pub use rate_limit::RateAcquire;
+#[doc(hidden)]
+pub use rate_limit::RateBooking;
+pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,
