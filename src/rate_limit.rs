@@ -361,6 +361,9 @@ impl RateLimiter {
         if n > self.burst {
             return Err(TryAt::TooLarge);
         }
+        if n == 0 {
+            return Ok(()); // nothing to wait for, even behind a queue
+        }
         let (tolerance, cost) = self.costs(n);
         let full = now.saturating_sub(tolerance);
         // Relaxed: as in `reserve`.
