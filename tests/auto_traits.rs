@@ -5,8 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use taskgroup::{
     Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, Elapsed, ErrGroup,
-    ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, OwnedSemaphorePermit, RunUntilCancelled,
-    Semaphore, SemaphorePermit, Timeout, Track, TryAcquireError, Wait, WaitGroupGuard,
+    ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, NotUntil, OwnedSemaphorePermit, RateAcquire,
+    RateLimitError, RateLimiter, RunUntilCancelled, Semaphore, SemaphorePermit, Timeout, Track,
+    TryAcquireError, TryRateLimitError, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -105,4 +106,27 @@ fn cancel_types() {
     unpin::<Cancelled<'_>>();
     send::<RunUntilCancelled<'_, SendFut>>();
     unpin::<RunUntilCancelled<'_, SendFut>>();
+}
+
+#[test]
+fn rate_limit_types() {
+    send::<RateLimiter>();
+    sync::<RateLimiter>();
+    unpin::<RateLimiter>();
+    static_::<RateLimiter>();
+    send::<RateAcquire<'_>>();
+    sync::<RateAcquire<'_>>();
+    unpin::<RateAcquire<'_>>();
+    static_::<RateAcquire<'static>>();
+    fn error<E: std::error::Error + Send + Sync + 'static>() {}
+    error::<RateLimitError>();
+    error::<NotUntil>();
+    error::<TryRateLimitError>();
+    fn copy<T: Copy>() {}
+    copy::<NotUntil>();
+
+    // An acquire inside a spawned task: the future is Send across the await.
+    fn spawnable<F: Future + Send + 'static>(_: F) {}
+    let limiter = std::sync::Arc::new(RateLimiter::new(1, std::time::Duration::from_secs(1)));
+    spawnable(async move { limiter.acquire().await });
 }
