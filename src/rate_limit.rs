@@ -305,9 +305,9 @@ impl RateLimiter {
     }
 
     /// The limiter's clock: [`ORIGIN`] plus the time since it was created, in nanoseconds.
+    #[inline]
     fn now(&self) -> u64 {
-        let since = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        ORIGIN.saturating_add(since)
+        virtual_time(self.epoch.elapsed())
     }
 
     /// The instant a time on the limiter's clock stands for (far future times saturate).
@@ -436,8 +436,15 @@ impl RateLimiter {
     }
 }
 
-fn virtual_time(now: Duration) -> u64 {
-    ORIGIN.saturating_add(u64::try_from(now.as_nanos()).unwrap_or(u64::MAX))
+/// A duration since the epoch on the limiter's clock (saturating after 146 years). Seconds and
+/// nanoseconds apart, which is cheaper than `as_nanos`'s 128-bit product.
+#[inline]
+fn virtual_time(since: Duration) -> u64 {
+    since
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(since.subsec_nanos()))
+        .saturating_add(ORIGIN)
 }
 
 /// One booking of the reservation core. Not part of the public API.
