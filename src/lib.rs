@@ -1,7 +1,7 @@
 //! Go's task-coordination idioms for async Rust, on any executor.
 //!
-//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup` and context-style
-//! cancellation and timeouts to async
+//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup`, `rate.Limiter` and
+//! context-style cancellation and timeouts to async
 //! Rust without tying your code to a runtime: waiting and waking go through [`event-listener`], so the same
 //! primitives work under tokio, async-std, smol, `futures::executor` or a hand-rolled executor,
 //! and from plain threads where that makes sense.
@@ -21,6 +21,9 @@
 //! | `g.Go(f)`, `g.TryGo(f)`, `g.SetLimit(n)` | [`spawn`](ErrGroup::spawn), [`try_spawn`](ErrGroup::try_spawn), [`set_limit`](ErrGroup::set_limit) |
 //! | `err := g.Wait()` | [`g.wait().await`](ErrGroup::wait) (`Result<Vec<T>, E>`, values in spawn order) |
 //! | `<-ctx.Done()`, `ctx.Err() != nil` | [`token.cancelled().await`](CancelToken::cancelled), [`token.is_cancelled()`](CancelToken::is_cancelled) |
+//! | `time.Tick(time.Second / 20)`, `rate.NewLimiter(20, b)` + `lim.Wait(ctx)` | [`RateLimiter::new(20, Duration::from_secs(1))`](RateLimiter::new)[`.with_burst(b)`](RateLimiter::with_burst), [`limiter.acquire().await`](RateLimiter::acquire) |
+//! | `lim.Allow()` / `lim.Reserve().Delay()` | [`try_acquire`](RateLimiter::try_acquire) / its [`NotUntil::earliest`] |
+//! | `lim.SetLimit(r)` | [`set_rate`](RateLimiter::set_rate) |
 //!
 //! # A tour
 //!
@@ -81,6 +84,25 @@
 //!     group.spawn(async move { Ok::<_, String>(page.len()) });
 //! }
 //! assert_eq!(group.wait().await, Ok(vec![2, 2, 2])); // in spawn order
+//! # });
+//! ```
+//!
+//! Limit how often calls start, beside how many run at once: at most 5 at once and 20 per
+//! second, in the order asked, each waiter woken once at its slot:
+//!
+//! ```
+//! use std::time::Duration;
+//! use taskgroup::{RateLimiter, Semaphore};
+//!
+//! static AT_ONCE: Semaphore = Semaphore::new(5);
+//!
+//! # futures::executor::block_on(async {
+//! let per_second = RateLimiter::new(20, Duration::from_secs(1));
+//! for _ in 0..3 {
+//!     let _call = AT_ONCE.acquire().await.unwrap(); // the permit first,
+//!     per_second.acquire().await.unwrap(); // then the slot: one every 50 ms
+//!     // ... call the API ...
+//! }
 //! # });
 //! ```
 //!
