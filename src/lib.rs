@@ -123,11 +123,11 @@ mod wait_group;
 
 pub use cancel::{CancelToken, Cancelled, RunUntilCancelled};
 pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
-#[cfg(not(loom))]
-pub use rate_limit::RateAcquire;
 #[doc(hidden)]
 pub use rate_limit::RateBooking;
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
+#[cfg(not(loom))]
+pub use rate_limit::{RateAcquire, RateAcquireOwned};
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,

@@ -208,9 +208,107 @@ impl RateLimiter {
     pub fn acquire_many(&self, n: u32) -> RateAcquire<'_> {
         RateAcquire {
             limiter: self,
-            n,
-            state: State::Start,
+            waiting: Waiting::new(n),
         }
+    }
+
+    /// Like [`acquire`](Self::acquire), for an `Arc<RateLimiter>`: the future is `'static`, to
+    /// store in a struct or move into a spawned task.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// # futures::executor::block_on(async {
+    /// let limiter = Arc::new(taskgroup::RateLimiter::new(100, Duration::from_secs(1)));
+    /// let slot = limiter.clone().acquire_owned(); // owns a handle to the limiter
+    /// std::thread::spawn(move || futures::executor::block_on(slot))
+    ///     .join()
+    ///     .unwrap()
+    ///     .unwrap();
+    /// # });
+    /// ```
+    #[cfg(not(loom))]
+    pub fn acquire_owned(self: std::sync::Arc<Self>) -> RateAcquireOwned {
+        self.acquire_many_owned(1)
+    }
+
+    /// Like [`acquire_many`](Self::acquire_many), for an `Arc<RateLimiter>`.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// # futures::executor::block_on(async {
+    /// let limiter = Arc::new(taskgroup::RateLimiter::new(10, Duration::from_secs(1)).with_burst(4));
+    /// limiter.clone().acquire_many_owned(4).await.unwrap();
+    /// assert!(limiter.clone().acquire_many_owned(5).await.is_err()); // above the burst
+    /// # });
+    /// ```
+    #[cfg(not(loom))]
+    pub fn acquire_many_owned(self: std::sync::Arc<Self>, n: u32) -> RateAcquireOwned {
+        RateAcquireOwned {
+            limiter: self,
+            waiting: Waiting::new(n),
+        }
+    }
+
+    /// Blocks the current thread until a slot starts; for threads that are not async. Do not
+    /// call it inside an async task.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limiter = taskgroup::RateLimiter::new(1000, Duration::from_secs(1));
+    /// for _ in 0..3 {
+    ///     limiter.acquire_blocking().unwrap(); // one every millisecond
+    /// }
+    /// ```
+    #[cfg(not(loom))]
+    pub fn acquire_blocking(&self) -> Result<(), RateLimitError> {
+        crate::sync::block_on(self.acquire())
+    }
+
+    /// Blocks the current thread until `n` slots start.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limiter = taskgroup::RateLimiter::new(1000, Duration::from_secs(1)).with_burst(2);
+    /// limiter.acquire_many_blocking(2).unwrap();
+    /// assert!(limiter.acquire_many_blocking(3).is_err());
+    /// ```
+    #[cfg(not(loom))]
+    pub fn acquire_many_blocking(&self, n: u32) -> Result<(), RateLimitError> {
+        crate::sync::block_on(self.acquire_many(n))
     }
 
     /// Takes one slot if one is free now and nobody is queued; never waits.
@@ -499,16 +597,96 @@ impl fmt::Debug for RateLimiter {
     }
 }
 
+/// The state machine shared by [`RateAcquire`] and [`RateAcquireOwned`].
+#[cfg(not(loom))]
+struct Waiting {
+    n: u32,
+    state: State,
+}
+
 #[cfg(not(loom))]
 enum State {
     /// Not polled yet: nothing booked.
     Start,
     /// Booked; the timer fires at the booking's start.
-    Waiting {
+    Booked {
         booking: RateBooking,
         timer: Timer,
     },
     Done,
+}
+
+#[cfg(not(loom))]
+impl Waiting {
+    fn new(n: u32) -> Self {
+        Self {
+            n,
+            state: State::Start,
+        }
+    }
+
+    /// Books at the first poll (or fails, or is ready at once), then waits for the one timer.
+    fn poll(
+        &mut self,
+        limiter: &RateLimiter,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), RateLimitError>> {
+        if let State::Start = self.state {
+            let n = self.n;
+            if n == 0 {
+                self.state = State::Done;
+                return Poll::Ready(Ok(()));
+            }
+            if n > limiter.burst {
+                self.state = State::Done;
+                return Poll::Ready(Err(RateLimitError::TooLarge {
+                    requested: n,
+                    burst: limiter.burst,
+                }));
+            }
+            let now = limiter.now();
+            let booking = limiter.reserve(n, now);
+            if booking.start <= now {
+                self.state = State::Done;
+                return Poll::Ready(Ok(()));
+            }
+            let timer = Timer::at(limiter.instant(booking.start));
+            self.state = State::Booked { booking, timer };
+        }
+        match &mut self.state {
+            State::Booked { timer, .. } => match Pin::new(timer).poll(cx) {
+                Poll::Ready(_) => {
+                    self.state = State::Done;
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            State::Done => panic!("a rate-limiter acquire polled after it completed"),
+            State::Start => unreachable!(),
+        }
+    }
+
+    /// The future was dropped: give the booking back if it is still the latest.
+    fn cancel(&mut self, limiter: &RateLimiter) {
+        if let State::Booked { booking, .. } = &self.state {
+            limiter.give_back(booking);
+        }
+    }
+
+    fn debug(&self, name: &str, limiter: &RateLimiter, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Start => "not polled",
+            State::Booked { .. } => "waiting",
+            State::Done => "done",
+        };
+        let mut d = f.debug_struct(name);
+        d.field("slots", &self.n).field("state", &state);
+        if let State::Booked { booking, .. } = &self.state {
+            let starts_in = booking.start.saturating_sub(limiter.now());
+            d.field("starts_in", &Duration::from_nanos(starts_in));
+        }
+        d.finish()
+    }
 }
 
 /// Future returned by [`RateLimiter::acquire`] and [`RateLimiter::acquire_many`].
@@ -521,17 +699,7 @@ enum State {
 #[must_use = "futures do nothing unless polled"]
 pub struct RateAcquire<'a> {
     limiter: &'a RateLimiter,
-    n: u32,
-    state: State,
-}
-
-#[cfg(not(loom))]
-impl Drop for RateAcquire<'_> {
-    fn drop(&mut self) {
-        if let State::Waiting { booking, .. } = &self.state {
-            self.limiter.give_back(booking);
-        }
-    }
+    waiting: Waiting,
 }
 
 #[cfg(not(loom))]
@@ -540,60 +708,59 @@ impl Future for RateAcquire<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let limiter = this.limiter;
-        if let State::Start = this.state {
-            let n = this.n;
-            if n == 0 {
-                this.state = State::Done;
-                return Poll::Ready(Ok(()));
-            }
-            if n > limiter.burst {
-                this.state = State::Done;
-                return Poll::Ready(Err(RateLimitError::TooLarge {
-                    requested: n,
-                    burst: limiter.burst,
-                }));
-            }
-            let now = limiter.now();
-            let booking = limiter.reserve(n, now);
-            if booking.start <= now {
-                this.state = State::Done;
-                return Poll::Ready(Ok(()));
-            }
-            let timer = Timer::at(limiter.instant(booking.start));
-            this.state = State::Waiting { booking, timer };
-        }
-        match &mut this.state {
-            State::Waiting { timer, .. } => match Pin::new(timer).poll(cx) {
-                Poll::Ready(_) => {
-                    this.state = State::Done;
-                    Poll::Ready(Ok(()))
-                }
-                Poll::Pending => Poll::Pending,
-            },
-            State::Done => panic!("`RateAcquire` polled after it completed"),
-            State::Start => unreachable!(),
-        }
+        this.waiting.poll(this.limiter, cx)
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for RateAcquire<'_> {
+    fn drop(&mut self) {
+        self.waiting.cancel(self.limiter);
     }
 }
 
 #[cfg(not(loom))]
 impl fmt::Debug for RateAcquire<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Start => "not polled",
-            State::Waiting { .. } => "waiting",
-            State::Done => "done",
-        };
-        let mut d = f.debug_struct("RateAcquire");
-        d.field("slots", &self.n).field("state", &state);
-        if let State::Waiting { booking, .. } = &self.state {
-            d.field(
-                "starts_in",
-                &Duration::from_nanos(booking.start.saturating_sub(self.limiter.now())),
-            );
-        }
-        d.finish()
+        self.waiting.debug("RateAcquire", self.limiter, f)
+    }
+}
+
+/// Future returned by [`RateLimiter::acquire_owned`] and [`RateLimiter::acquire_many_owned`]:
+/// holds an `Arc<RateLimiter>`, so it is `'static` and can be stored or moved into a spawned
+/// task.
+///
+/// # Cancel safety
+///
+/// As [`RateAcquire`].
+#[cfg(not(loom))]
+#[must_use = "futures do nothing unless polled"]
+pub struct RateAcquireOwned {
+    limiter: std::sync::Arc<RateLimiter>,
+    waiting: Waiting,
+}
+
+#[cfg(not(loom))]
+impl Future for RateAcquireOwned {
+    type Output = Result<(), RateLimitError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.waiting.poll(&this.limiter, cx)
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for RateAcquireOwned {
+    fn drop(&mut self) {
+        self.waiting.cancel(&self.limiter);
+    }
+}
+
+#[cfg(not(loom))]
+impl fmt::Debug for RateAcquireOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.waiting.debug("RateAcquireOwned", &self.limiter, f)
     }
 }
 

@@ -6,8 +6,8 @@ use std::pin::Pin;
 use taskgroup::{
     Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, Elapsed, ErrGroup,
     ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, NotUntil, OwnedSemaphorePermit, RateAcquire,
-    RateLimitError, RateLimiter, RunUntilCancelled, Semaphore, SemaphorePermit, Timeout, Track,
-    TryAcquireError, TryRateLimitError, Wait, WaitGroupGuard,
+    RateAcquireOwned, RateLimitError, RateLimiter, RunUntilCancelled, Semaphore, SemaphorePermit,
+    Timeout, Track, TryAcquireError, TryRateLimitError, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -118,6 +118,10 @@ fn rate_limit_types() {
     sync::<RateAcquire<'_>>();
     unpin::<RateAcquire<'_>>();
     static_::<RateAcquire<'static>>();
+    send::<RateAcquireOwned>();
+    sync::<RateAcquireOwned>();
+    unpin::<RateAcquireOwned>();
+    static_::<RateAcquireOwned>();
     fn error<E: std::error::Error + Send + Sync + 'static>() {}
     error::<RateLimitError>();
     error::<NotUntil>();

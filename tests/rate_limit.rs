@@ -31,6 +31,8 @@ runtime_tests!(
     #[cfg_attr(miri, ignore)]
     set_rate_slows_down_slots_not_yet_booked,
     too_large_fails_at_once_and_zero_is_ready_at_once,
+    #[cfg_attr(miri, ignore)]
+    owned_acquires_in_tasks_and_blocking_ones_on_threads_share_one_schedule,
 );
 
 /// Spawns a task that books `n` slots, reports that it has booked, and sends `id` on `granted`
@@ -248,5 +250,46 @@ fn too_large_fails_at_once_and_zero_is_ready_at_once<R: Runtime>() {
         limiter.acquire_many(0).await.unwrap(); // nothing to wait for, though the next is an hour away
         assert_eq!(limiter.try_acquire_many(0), Ok(()));
         assert!(limiter.try_acquire().is_err());
+    });
+}
+
+fn owned_acquires_in_tasks_and_blocking_ones_on_threads_share_one_schedule<R: Runtime>() {
+    R::block_on(async {
+        let interval = Duration::from_millis(5); // 200 slots per second
+        let created = Instant::now();
+        let limiter = Arc::new(RateLimiter::new(200, Duration::from_secs(1)).with_burst(2));
+        let grants = Arc::new(Mutex::new(Vec::new()));
+        let wg = AsyncWaitGroup::new();
+        for _ in 0..8 {
+            // `acquire_owned` is 'static: it moves into the task before the task runs.
+            let (acquire, grants) = (limiter.clone().acquire_owned(), grants.clone());
+            R::spawn(Box::pin(wg.track(async move {
+                acquire.await.unwrap();
+                grants.lock().unwrap().push((Instant::now(), 1));
+            })));
+        }
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (limiter, grants) = (limiter.clone(), grants.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..4 {
+                        limiter.acquire_blocking().unwrap();
+                        grants.lock().unwrap().push((Instant::now(), 1));
+                    }
+                })
+            })
+            .collect();
+        wg.wait().timeout(HANG).await.unwrap();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut grants = std::mem::take(&mut *grants.lock().unwrap());
+        assert_eq!(grants.len(), 16);
+        let last = grants.iter().map(|g| g.0).max().unwrap();
+        assert!(
+            last - created >= interval * 14,
+            "16 slots with a burst of 2"
+        );
+        assert_window_bound(&mut grants, 2, interval, Duration::from_millis(100));
     });
 }
