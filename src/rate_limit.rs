@@ -27,6 +27,17 @@
 //! A waiter that is dropped before its slot swaps `booked` back from its `after` to its `before`,
 //! which succeeds only if nobody booked after it; otherwise its slot stays unused and those behind
 //! it keep theirs.
+//!
+//! # Measurements
+//!
+//! `cargo bench --bench rate_limit` on the 2-core machine, one run: an uncontended `try_acquire`
+//! takes ~27 ns against governor's `check` ~21 ns and leaky-bucket's `try_acquire` ~33 ns; 16.6 ns
+//! of ours is reading std's `Instant` (governor reads a TSC clock through `quanta`). 1 000 tasks
+//! sharing 10 000 slots/s, burst 10: 9 999/s achieved on tokio and on smol, grants within
+//! 40-60 µs (p50) and 100-225 µs (p99) of the ideal schedule, 2.00 polls per grant (one to book,
+//! one wake-up); governor `until_ready` ~144 polls per grant and 0.2-0.6 % under the rate. Most
+//! of our CPU time (~0.5-0.7 s per second of 10 000 grants) is async-io's reactor thread, which
+//! wakes once per distinct deadline.
 
 use std::error::Error;
 use std::fmt;
