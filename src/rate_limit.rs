@@ -702,10 +702,28 @@ impl Waiting {
 
 /// Future returned by [`RateLimiter::acquire`] and [`RateLimiter::acquire_many`].
 ///
+/// It books its slot at its first poll, not when it is created.
+///
 /// # Cancel safety
 ///
 /// Dropping it before its slot gives the slot back if nobody booked after it, and never delays
 /// those behind it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use taskgroup::{RateAcquire, RateLimiter};
+///
+/// # futures::executor::block_on(async {
+/// let limiter = RateLimiter::new(1, Duration::from_secs(3600));
+/// let first: RateAcquire<'_> = limiter.acquire();
+/// let second = limiter.acquire(); // nothing booked yet
+/// drop(second);
+/// first.await.unwrap(); // the free slot
+/// assert!(format!("{limiter:?}").contains("burst: 1"));
+/// # });
+/// ```
 #[cfg(not(loom))]
 #[must_use = "futures do nothing unless polled"]
 pub struct RateAcquire<'a> {
@@ -744,6 +762,24 @@ impl fmt::Debug for RateAcquire<'_> {
 /// # Cancel safety
 ///
 /// As [`RateAcquire`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use taskgroup::{RateAcquireOwned, RateLimiter};
+///
+/// struct Client {
+///     pending: Option<RateAcquireOwned>, // a struct can hold the owned form
+/// }
+///
+/// # futures::executor::block_on(async {
+/// let limiter = Arc::new(RateLimiter::new(100, Duration::from_secs(1)));
+/// let mut client = Client { pending: Some(limiter.acquire_owned()) };
+/// client.pending.take().unwrap().await.unwrap();
+/// # });
+/// ```
 #[cfg(not(loom))]
 #[must_use = "futures do nothing unless polled"]
 pub struct RateAcquireOwned {
@@ -841,6 +877,17 @@ pub struct NotUntil {
 
 impl NotUntil {
     /// When the slots asked for would be free, if nobody books them first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let limiter = taskgroup::RateLimiter::new(2, Duration::from_secs(1));
+    /// let asked = Instant::now();
+    /// limiter.try_acquire().unwrap();
+    /// let earliest = limiter.try_acquire().unwrap_err().earliest();
+    /// assert!(earliest >= asked + Duration::from_millis(500)); // one interval later
+    /// ```
     pub fn earliest(&self) -> Instant {
         self.earliest
     }
