@@ -376,7 +376,10 @@ impl RateLimiter {
                 burst: self.burst,
             },
             TryAt::NotUntil(at) => TryRateLimitError::NotUntil(NotUntil {
-                earliest: self.instant(at),
+                // Past what an `Instant` holds: a year from now stands for "not in this run".
+                earliest: self
+                    .instant(at)
+                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600)),
                 wait: Duration::from_nanos(at - now),
             }),
         })
@@ -419,12 +422,11 @@ impl RateLimiter {
         virtual_time(self.epoch.elapsed())
     }
 
-    /// The instant a time on the limiter's clock stands for (far future times saturate).
-    fn instant(&self, at: u64) -> Instant {
-        let since = Duration::from_nanos(at.saturating_sub(ORIGIN));
+    /// The instant a time on the limiter's clock stands for; `None` past what an `Instant` holds
+    /// (a slot centuries away, from an absurd rate).
+    fn instant(&self, at: u64) -> Option<Instant> {
         self.epoch
-            .checked_add(since)
-            .unwrap_or_else(|| self.epoch + Duration::from_secs(100 * 365 * 24 * 3600))
+            .checked_add(Duration::from_nanos(at.saturating_sub(ORIGIN)))
     }
 
     /// `b·T` and `n·T` for the current interval.
@@ -661,7 +663,9 @@ impl Waiting {
                 self.state = State::Done;
                 return Poll::Ready(Ok(()));
             }
-            let timer = Timer::at(limiter.instant(booking.start));
+            let timer = limiter
+                .instant(booking.start)
+                .map_or_else(Timer::never, Timer::at);
             self.state = State::Booked { booking, timer };
         }
         match &mut self.state {
@@ -1124,6 +1128,26 @@ mod tests {
         .contains("burst must"));
         let limiter = RateLimiter::new(1, MS);
         assert!(std::panic::catch_unwind(|| limiter.set_rate(0, MS)).is_err());
+    }
+
+    #[test]
+    fn an_absurd_period_saturates_instead_of_overflowing() {
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        let limiter = RateLimiter::new(1, CENTURY).with_burst(u32::MAX);
+        assert!(
+            limiter.try_acquire_many(u32::MAX).is_err(),
+            "costs beyond 146 years"
+        );
+        assert!(limiter.try_acquire().is_ok()); // but a new limiter has room
+        let limiter = RateLimiter::new(1, CENTURY);
+        assert!(limiter.try_acquire().is_ok());
+        let err = limiter.try_acquire().unwrap_err();
+        assert!(err.earliest() > Instant::now() + CENTURY / 2);
+        assert!(limiter.__reserve_at(1, at(0)).unwrap().start() >= CENTURY);
+        // Duration::MAX: no overflow, no panic; every slot is centuries away.
+        let limiter = RateLimiter::new(1, Duration::MAX);
+        assert!(limiter.try_acquire().is_err());
+        assert!(limiter.__reserve_at(1, at(0)).unwrap().start() > 3 * CENTURY);
     }
 
     #[test]
