@@ -3,7 +3,9 @@
 //! Run with `cargo bench --bench rate_limit` (add `-- uncontended` for the criterion part only).
 //!
 //! 1. `uncontended_try_acquire` (criterion): one check on a limiter that always has room —
-//!    taskgroup's `try_acquire`, governor's `check`, leaky-bucket's `try_acquire(1)`.
+//!    taskgroup's `try_acquire`, governor's `check` (on its default TSC clock, and on std's
+//!    `Instant` as taskgroup reads it), leaky-bucket's `try_acquire(1)`, and reading
+//!    `Instant::now()` alone (the floor of any limiter on std's clock).
 //! 2. and 3. `schedule` (a plain timed run, printed as a table): 1 000 tasks share one limiter of
 //!    10 000 calls per second (burst 10) for 10 000 grants (about one second), on tokio's
 //!    multi-thread runtime (2 workers) and on a 2-thread smol executor. Per limiter: the achieved
@@ -53,6 +55,15 @@ fn uncontended_try_acquire(c: &mut Criterion) {
             .allow_burst(NonZeroU32::new(1_000_000).unwrap()),
     );
     g.bench_function("governor", |b| b.iter(|| black_box(gov.check().is_ok())));
+    // governor on std's clock, as taskgroup reads it: the two algorithms side by side.
+    let gov_std = Governor::direct_with_clock(
+        Quota::per_second(NonZeroU32::new(1_000_000_000).unwrap())
+            .allow_burst(NonZeroU32::new(1_000_000).unwrap()),
+        governor::clock::MonotonicClock,
+    );
+    g.bench_function("governor_std_clock", |b| {
+        b.iter(|| black_box(gov_std.check().is_ok()))
+    });
     let leaky = leaky_bucket::RateLimiter::builder()
         .max(1 << 40)
         .initial(1 << 40)

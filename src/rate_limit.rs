@@ -338,6 +338,7 @@ impl RateLimiter {
     /// let not_until = limiter.try_acquire().unwrap_err();
     /// assert!(not_until.earliest() > Instant::now()); // about 100 ms from now
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<(), NotUntil> {
         match self.try_acquire_many(1) {
             Ok(()) => Ok(()),
@@ -368,6 +369,7 @@ impl RateLimiter {
     ///     Err(TryRateLimitError::TooLarge { requested: 5, burst: 4 })
     /// );
     /// ```
+    #[inline]
     pub fn try_acquire_many(&self, n: u32) -> Result<(), TryRateLimitError> {
         let now = self.now();
         self.try_at(n, now).map_err(|e| match e {
@@ -430,6 +432,7 @@ impl RateLimiter {
     }
 
     /// `b·T` and `n·T` for the current interval.
+    #[inline]
     fn costs(&self, n: u32) -> (u64, u64) {
         // Relaxed: see `set_rate`.
         let interval = self.interval.load(Ordering::Relaxed);
@@ -468,6 +471,7 @@ impl RateLimiter {
     }
 
     /// Takes `n` slots at `now` if they start by `now`; otherwise says when they would.
+    #[inline]
     fn try_at(&self, n: u32, now: u64) -> Result<(), TryAt> {
         if n > self.burst {
             return Err(TryAt::TooLarge);
