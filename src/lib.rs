@@ -1,7 +1,7 @@
 //! Go's task-coordination idioms for async Rust, on any executor.
 //!
 //! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup`, fan-out/fan-in worker
-//! pools and context-style cancellation and timeouts to async
+//! pools, `rate.Limiter` and context-style cancellation and timeouts to async
 //! Rust without tying your code to a runtime: waiting and waking go through [`event-listener`], so the same
 //! primitives work under tokio, async-std, smol, `futures::executor` or a hand-rolled executor,
 //! and from plain threads where that makes sense.
@@ -24,6 +24,9 @@
 //! | `n` worker goroutines reading a jobs channel, results on another | [`stream.fan_out(n, f)`](FanOutExt::fan_out) (or [`fan_out_ordered`](FanOutExt::fan_out_ordered)) |
 //! | the same, stopping at the first error | [`stream.try_fan_out(n, f)`](FanOutExt::try_fan_out) |
 //! | one semaphore shared by several pools | [`stream.fan_out_with(sem, f)`](FanOutExt::fan_out_with) |
+//! | `time.Tick(time.Second / 20)`, `rate.NewLimiter(20, b)` + `lim.Wait(ctx)` | [`RateLimiter::new(20, Duration::from_secs(1))`](RateLimiter::new)[`.with_burst(b)`](RateLimiter::with_burst), [`limiter.acquire().await`](RateLimiter::acquire) |
+//! | `lim.Allow()` / `lim.Reserve().Delay()` | [`try_acquire`](RateLimiter::try_acquire) / its [`NotUntil::earliest`] |
+//! | `lim.SetLimit(r)` | [`set_rate`](RateLimiter::set_rate) |
 //!
 //! # A tour
 //!
@@ -104,6 +107,25 @@
 //! # });
 //! ```
 //!
+//! Limit how often calls start, beside how many run at once: at most 5 at once and 20 per
+//! second, in the order asked, each waiter woken once at its slot:
+//!
+//! ```
+//! use std::time::Duration;
+//! use taskgroup::{RateLimiter, Semaphore};
+//!
+//! static AT_ONCE: Semaphore = Semaphore::new(5);
+//!
+//! # futures::executor::block_on(async {
+//! let per_second = RateLimiter::new(20, Duration::from_secs(1));
+//! for _ in 0..3 {
+//!     let _call = AT_ONCE.acquire().await.unwrap(); // the permit first,
+//!     per_second.acquire().await.unwrap(); // then the slot: one every 50 ms
+//!     // ... call the API ...
+//! }
+//! # });
+//! ```
+//!
 //! [`event-listener`]: https://docs.rs/event-listener
 
 #![forbid(unsafe_code)]
@@ -113,6 +135,7 @@
 mod cancel;
 mod err_group;
 mod fan_out;
+mod rate_limit;
 mod semaphore;
 mod sync;
 #[cfg(not(loom))]
@@ -122,6 +145,11 @@ mod wait_group;
 pub use cancel::{CancelToken, Cancelled, RunUntilCancelled};
 pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
+#[doc(hidden)]
+pub use rate_limit::RateBooking;
+pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
+#[cfg(not(loom))]
+pub use rate_limit::{RateAcquire, RateAcquireOwned};
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,

@@ -6,8 +6,9 @@ use std::pin::Pin;
 use taskgroup::{
     Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, Elapsed, ErrGroup,
     ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, FanOut, FanOutOrdered, FanOutSpawned,
-    FanOutWith, OwnedSemaphorePermit, RunUntilCancelled, Semaphore, SemaphorePermit, Timeout,
-    Track, TryAcquireError, TryFanOut, Wait, WaitGroupGuard,
+    FanOutWith, NotUntil, OwnedSemaphorePermit, RateAcquire, RateAcquireOwned, RateLimitError,
+    RateLimiter, RunUntilCancelled, Semaphore, SemaphorePermit, Timeout, Track, TryAcquireError,
+    TryFanOut, TryRateLimitError, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -145,4 +146,31 @@ fn fan_out_types() {
             .fold(0, |a, b| async move { a + b })
     }
     let _ = spawnable;
+}
+
+#[test]
+fn rate_limit_types() {
+    send::<RateLimiter>();
+    sync::<RateLimiter>();
+    unpin::<RateLimiter>();
+    static_::<RateLimiter>();
+    send::<RateAcquire<'_>>();
+    sync::<RateAcquire<'_>>();
+    unpin::<RateAcquire<'_>>();
+    static_::<RateAcquire<'static>>();
+    send::<RateAcquireOwned>();
+    sync::<RateAcquireOwned>();
+    unpin::<RateAcquireOwned>();
+    static_::<RateAcquireOwned>();
+    fn error<E: std::error::Error + Send + Sync + 'static>() {}
+    error::<RateLimitError>();
+    error::<NotUntil>();
+    error::<TryRateLimitError>();
+    fn copy<T: Copy>() {}
+    copy::<NotUntil>();
+
+    // An acquire inside a spawned task: the future is Send across the await.
+    fn spawnable<F: Future + Send + 'static>(_: F) {}
+    let limiter = std::sync::Arc::new(RateLimiter::new(1, std::time::Duration::from_secs(1)));
+    spawnable(async move { limiter.acquire().await });
 }
