@@ -27,6 +27,7 @@
 //! | `time.Tick(time.Second / 20)`, `rate.NewLimiter(20, b)` + `lim.Wait(ctx)` | [`RateLimiter::new(20, Duration::from_secs(1))`](RateLimiter::new)[`.with_burst(b)`](RateLimiter::with_burst), [`limiter.acquire().await`](RateLimiter::acquire) |
 //! | `lim.Allow()` / `lim.Reserve().Delay()` | [`try_acquire`](RateLimiter::try_acquire) / its [`NotUntil::earliest`] |
 //! | `lim.SetLimit(r)` | [`set_rate`](RateLimiter::set_rate) |
+//! | a `time.Tick` before each job of a worker pool | [`jobs.rate_limited(limiter).fan_out(n, f)`](FanOutExt::rate_limited) |
 //!
 //! # A tour
 //!
@@ -144,6 +145,8 @@ mod wait_group;
 
 pub use cancel::{CancelToken, Cancelled, RunUntilCancelled};
 pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
+#[cfg(not(loom))]
+pub use fan_out::RateLimited;
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
 #[doc(hidden)]
 pub use rate_limit::RateBooking;

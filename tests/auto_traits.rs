@@ -7,8 +7,8 @@ use taskgroup::{
     Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, Elapsed, ErrGroup,
     ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, FanOut, FanOutOrdered, FanOutSpawned,
     FanOutWith, NotUntil, OwnedSemaphorePermit, RateAcquire, RateAcquireOwned, RateLimitError,
-    RateLimiter, RunUntilCancelled, Semaphore, SemaphorePermit, Timeout, Track, TryAcquireError,
-    TryFanOut, TryRateLimitError, Wait, WaitGroupGuard,
+    RateLimited, RateLimiter, RunUntilCancelled, Semaphore, SemaphorePermit, Timeout, Track,
+    TryAcquireError, TryFanOut, TryRateLimitError, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -135,6 +135,10 @@ fn fan_out_types() {
     sync::<FanOutOrdered<Src, MkReady, Ready>>();
     sync::<FanOutWith<Src, MkReady, Ready>>();
     sync::<TryFanOut<Src, MkReady, Ready>>();
+    send::<RateLimited<Src>>();
+    sync::<RateLimited<Src>>();
+    unpin::<RateLimited<Src>>();
+    static_::<RateLimited<Src>>();
     // (`FanOutSpawned` is Send, not Sync: it may hold a panic payload, a `Box<dyn Any + Send>`.)
 
     // A fan-out stream can be driven inside a spawned task.

@@ -15,7 +15,7 @@ use common::{yield_now, Runtime};
 use futures::channel::oneshot;
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use futures::FutureExt;
-use taskgroup::{AsyncWaitGroup, FanOutExt, Semaphore, TimeoutExt};
+use taskgroup::{AsyncWaitGroup, FanOutExt, RateLimiter, Semaphore, TimeoutExt};
 
 const ITEMS: usize = if cfg!(miri) { 20 } else { 200 };
 const LIMIT: usize = 8;
@@ -32,6 +32,8 @@ runtime_tests!(
     dropping_fan_out_spawned_cancels_every_item,
     a_panicking_spawned_item_resumes_from_the_stream,
     a_future_that_keeps_waking_itself_does_not_starve_the_executor,
+    #[cfg_attr(miri, ignore)]
+    rate_limited_bounds_starts_per_second_beside_the_limit,
 );
 
 /// Awaits `future`, failing the test with `what` instead of hanging if it takes more than 30 s
@@ -394,7 +396,57 @@ fn a_future_that_keeps_waking_itself_does_not_starve_the_executor<R: Runtime + '
     });
 }
 
+fn rate_limited_bounds_starts_per_second_beside_the_limit<R: Runtime>() {
+    R::block_on(async {
+        // 100 starts per second with a burst of 2, at most 3 at once: 12 items need 10 slots
+        // after the burst, 10 ms apart.
+        let per_second = Arc::new(RateLimiter::new(100, Duration::from_secs(1)).with_burst(2));
+        let probe = Arc::new(Probe::default());
+        let p = probe.clone();
+        let started = std::time::Instant::now();
+        let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = starts.clone();
+        let mut outputs: Vec<usize> = stream::iter(0..12)
+            .rate_limited(per_second)
+            .fan_out(3, move |i| {
+                s.lock().unwrap().push(started.elapsed());
+                work(p.clone(), i, 2)
+            })
+            .collect()
+            .await;
+        outputs.sort_unstable();
+        assert_eq!(outputs, (0..12).collect::<Vec<_>>());
+        assert!(probe.get(&probe.peak) <= 3);
+        // The limiter's schedule is a floor (timers fire late, never early): the k-th start
+        // (from 0) comes no sooner than (k - burst + 1) intervals after the first booking.
+        let starts = starts.lock().unwrap();
+        for (k, at) in starts.iter().enumerate().skip(2) {
+            let floor = Duration::from_millis(10) * (k as u32 - 1);
+            assert!(
+                *at >= floor,
+                "start {k} at {at:?}, before its slot {floor:?}"
+            );
+        }
+    });
+}
+
 // ---- Hand-stepped tests: no runtime, one poll at a time. ----
+
+/// A full stage asks for no item, so `rate_limited` books no slot ahead of need.
+#[test]
+fn rate_limited_books_nothing_while_the_stage_is_full() {
+    let mut cx = noop_cx();
+    let per_second = Arc::new(RateLimiter::new(1000, Duration::from_secs(1)).with_burst(3));
+    let mut s = stream::iter(0..10)
+        .rate_limited(per_second.clone())
+        .fan_out(1, |_| std::future::pending::<()>());
+    assert!(s.poll_next_unpin(&mut cx).is_pending());
+    assert!(s.poll_next_unpin(&mut cx).is_pending());
+    // One slot of the burst went to the one running item; the other two are still free.
+    assert!(per_second.try_acquire().is_ok());
+    assert!(per_second.try_acquire().is_ok());
+    assert!(per_second.try_acquire().is_err());
+}
 
 fn noop_cx() -> Context<'static> {
     Context::from_waker(futures::task::noop_waker_ref())

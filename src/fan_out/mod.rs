@@ -16,6 +16,9 @@
 //! | [`fan_out_with(semaphore, f)`](FanOutExt::fan_out_with) | one per permit of a shared [`Semaphore`] | completion order |
 //! | [`fan_out_spawned(limit, spawn, f)`](FanOutExt::fan_out_spawned) | `limit`, each an executor task | completion order |
 //!
+//! [`rate_limited(limiter)`](FanOutExt::rate_limited) paces a source by a [`RateLimiter`], so
+//! that "at most 5 at once and 20 per second" is `source.rate_limited(per_second).fan_out(5, f)`.
+//!
 //! # How it works
 //!
 //! The local adapters keep their futures in a slab (`in_flight.rs`): one pinned box per slot,
@@ -29,16 +32,22 @@ use std::sync::Arc;
 
 use futures_core::Stream;
 
+#[cfg(not(loom))]
+use crate::RateLimiter;
 use crate::Semaphore;
 
 mod in_flight;
 mod ordered;
+#[cfg(not(loom))]
+mod rate_limited;
 mod spawned;
 mod try_unordered;
 mod unordered;
 mod with;
 
 pub use ordered::FanOutOrdered;
+#[cfg(not(loom))]
+pub use rate_limited::RateLimited;
 pub use spawned::FanOutSpawned;
 pub use try_unordered::TryFanOut;
 pub use unordered::FanOut;
@@ -293,6 +302,45 @@ pub trait FanOutExt: Stream + Sized {
         Fut::Output: Send + 'static,
     {
         FanOutSpawned::new(self, limit, spawn, f)
+    }
+
+    /// Yields the items of the stream no faster than `limiter` allows: each item waits for a
+    /// slot (booked in the limiter's FIFO order) before it is handed on.
+    ///
+    /// Put it in front of a fan-out stage to bound how often calls *start*, beside how many
+    /// run at once: `urls.rate_limited(per_second).fan_out(5, fetch)` is "at most 5 at once and
+    /// 20 per second". A slot is booked only when the next stage asks for an item and the
+    /// source has one, so a full stage books nothing ahead, and the item starts the moment its
+    /// slot comes (the fan-out polls its future in the same poll). Several stages or streams
+    /// given the same limiter share its rate, like [`fan_out_with`](Self::fan_out_with) shares
+    /// a semaphore.
+    ///
+    /// The stream holds at most one pulled item waiting for its slot; dropping it gives the
+    /// slot back when that is possible (see [`RateLimiter::acquire`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::{Duration, Instant};
+    /// use futures::{stream, StreamExt};
+    /// use taskgroup::{FanOutExt, RateLimiter};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let per_second = Arc::new(RateLimiter::new(100, Duration::from_secs(1)));
+    /// let started = Instant::now();
+    /// let pages: Vec<usize> = stream::iter(0..5)
+    ///     .rate_limited(per_second) // at most 100 starts per second (one every 10 ms)
+    ///     .fan_out(2, |page| async move { page }) // at most 2 at once
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(pages.len(), 5);
+    /// assert!(started.elapsed() >= Duration::from_millis(40)); // 5 slots, 10 ms apart
+    /// # });
+    /// ```
+    #[cfg(not(loom))]
+    fn rate_limited(self, limiter: Arc<RateLimiter>) -> RateLimited<Self> {
+        RateLimited::new(self, limiter)
     }
 }
 
