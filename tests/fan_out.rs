@@ -7,7 +7,7 @@ mod common;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -667,4 +667,186 @@ fn debug_shows_the_state() {
         format!("{s:?}"),
         "FanOutOrdered { limit: 3, in_flight: 0, done_waiting: 0, source_done: false }"
     );
+}
+
+/// A future that finishes once its flag is set; hands out every waker it was polled with.
+struct Gated {
+    open: Arc<std::sync::atomic::AtomicBool>,
+    wakers: Arc<std::sync::Mutex<Vec<std::task::Waker>>>,
+    id: usize,
+}
+
+impl std::future::Future for Gated {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        self.wakers.lock().unwrap().push(cx.waker().clone());
+        if self.open.load(Ordering::SeqCst) {
+            Poll::Ready(self.id)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Gate {
+    open: Arc<std::sync::atomic::AtomicBool>,
+    wakers: Arc<std::sync::Mutex<Vec<std::task::Waker>>>,
+}
+
+impl Gate {
+    fn future(&self, id: usize) -> Gated {
+        Gated {
+            open: self.open.clone(),
+            wakers: self.wakers.clone(),
+            id,
+        }
+    }
+    fn open(&self) {
+        self.open.store(true, Ordering::SeqCst);
+        self.wake_again();
+    }
+    fn wake_again(&self) {
+        for waker in self.wakers.lock().unwrap().iter() {
+            waker.wake_by_ref();
+        }
+    }
+}
+
+/// Once an error is in hand, `try_fan_out` pulls nothing more and calls `f` no more, even in
+/// the poll that yields the error (no refill for a stream that is about to end).
+#[test]
+fn try_fan_out_starts_nothing_once_it_has_the_error() {
+    let mut cx = noop_cx();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
+    let (failing, s) = (Gate::default(), started.clone());
+    let f = failing.clone();
+    let mut stream = counted(100, &pulled).try_fan_out(2, move |i| {
+        s.fetch_add(1, Ordering::SeqCst);
+        let gate = if i == 0 {
+            f.future(0)
+        } else {
+            Gate::default().future(i)
+        };
+        async move {
+            match gate.await {
+                0 => Err("boom"),
+                i => Ok(i),
+            }
+        }
+    });
+    assert!(stream.poll_next_unpin(&mut cx).is_pending());
+    failing.open();
+    assert_eq!(
+        stream.poll_next_unpin(&mut cx),
+        Poll::Ready(Some(Err("boom")))
+    );
+    assert_eq!(pulled.load(Ordering::SeqCst), 2, "pulled after the error");
+    assert_eq!(started.load(Ordering::SeqCst), 2, "started after the error");
+
+    // An error that is ready at its first poll waits behind the outputs before it, and stops
+    // the refills of those too.
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let s = started.clone();
+    let yielded: Vec<_> = futures::executor::block_on(
+        stream::iter(1..=100)
+            .try_fan_out(4, move |n| {
+                s.lock().unwrap().push(n);
+                async move {
+                    if n == 3 {
+                        Err(n)
+                    } else {
+                        Ok(n)
+                    }
+                }
+            })
+            .collect(),
+    );
+    assert_eq!(yielded, [Ok(1), Ok(2), Err(3)]);
+    assert_eq!(*started.lock().unwrap(), [1, 2, 3]);
+}
+
+/// Late wake-ups of slots whose futures already finished cost nothing: the stream still ends
+/// in the poll after its last output.
+#[test]
+fn late_wake_ups_of_finished_slots_do_not_delay_the_end() {
+    let mut cx = noop_cx();
+    let gates: Vec<Gate> = (0..3).map(|_| Gate::default()).collect();
+    let g = gates.clone();
+    let mut stream = stream::iter(0..3).fan_out(3, move |i| g[i].future(i));
+    assert!(stream.poll_next_unpin(&mut cx).is_pending());
+    gates[1].open();
+    gates[2].open();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        if let Poll::Ready(Some(i)) = stream.poll_next_unpin(&mut cx) {
+            got.push(i);
+        }
+    }
+    gates[1].wake_again(); // stale: their futures are gone
+    gates[2].wake_again();
+    gates[0].open();
+    if let Poll::Ready(Some(i)) = stream.poll_next_unpin(&mut cx) {
+        got.push(i);
+    }
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2]);
+    assert_eq!(stream.poll_next_unpin(&mut cx), Poll::Ready(None));
+}
+
+/// A caught panic does not wedge a local adapter: polled again, it goes on without the item
+/// that panicked (its permit back), and ends.
+#[test]
+fn local_adapters_go_on_after_a_caught_panic() {
+    fn drain<S: Stream<Item = usize> + Unpin>(mut stream: S) -> (Vec<usize>, usize) {
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let (mut outputs, mut panics) = (Vec::new(), 0);
+        for _ in 0..100 {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| stream.poll_next_unpin(&mut cx))) {
+                Err(_) => panics += 1,
+                Ok(Poll::Ready(Some(i))) => outputs.push(i),
+                Ok(Poll::Ready(None)) => return (outputs, panics),
+                Ok(Poll::Pending) => {}
+            }
+        }
+        panic!("the stream never ended after {outputs:?}");
+    }
+    let item = |i: usize| async move {
+        yield_now().await;
+        assert_ne!(i, 1, "item 1 broke");
+        i
+    };
+    let (mut unordered, panics) = drain(stream::iter(0..4).fan_out(4, item));
+    unordered.sort_unstable();
+    assert_eq!((unordered, panics), (vec![0, 2, 3], 1));
+    assert_eq!(
+        drain(stream::iter(0..4).fan_out_ordered(2, item)),
+        (vec![0, 2, 3], 1)
+    );
+    let sem = Arc::new(Semaphore::new(2));
+    let (mut with, panics) = drain(stream::iter(0..4).fan_out_with(sem.clone(), item));
+    with.sort_unstable();
+    assert_eq!((with, panics), (vec![0, 2, 3], 1));
+    assert_eq!(
+        sem.available_permits(),
+        2,
+        "the panicked item's permit came back"
+    );
+}
+
+/// A closed semaphore stops `fan_out_with` before it pulls anything, and its size hint never
+/// promises items that will not come.
+#[test]
+fn fan_out_with_on_a_closed_semaphore_pulls_nothing() {
+    let mut cx = noop_cx();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let sem = Arc::new(Semaphore::new(2));
+    let mut stream = counted(10, &pulled).fan_out_with(sem.clone(), |i| async move { i });
+    assert_eq!(stream.size_hint(), (0, Some(10)));
+    sem.close();
+    assert_eq!(stream.poll_next_unpin(&mut cx), Poll::Ready(None));
+    assert_eq!(pulled.load(Ordering::SeqCst), 0);
+    assert!(stream.is_terminated());
 }

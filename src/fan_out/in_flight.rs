@@ -7,11 +7,13 @@
 //!
 //! A wake-up is one `fetch_or` on the word of the slot's bit. Only the first wake-up of a word
 //! since the driver last emptied it calls the parent (the task polling the stream), and the
-//! parent's waker is only registered when the driver is about to return `Pending`: futures that
-//! wake themselves while the driver polls them cost no wake-up of the parent at all.
+//! parent's waker is only registered when the driver is about to return `Pending` (and taken by
+//! the first wake-up after), so futures that wake themselves while the driver polls them cost at
+//! most one wake-up of the parent per `Pending`, usually none.
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 // `Waker::from` needs std's `Arc`; the shared state it points at is on the loom switch.
 use std::sync::Arc as StdArc;
@@ -124,7 +126,14 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
     }
 
     /// Adds `future` and polls it once; returns its output at once if it is already done.
-    pub(crate) fn push(&mut self, future: Fut, tag: Tag) -> Option<(Tag, Fut::Output)> {
+    ///
+    /// If the future panics, it leaves the set, `lost` gets its tag, and the panic resumes.
+    pub(crate) fn push(
+        &mut self,
+        future: Fut,
+        tag: Tag,
+        lost: &mut impl FnMut(Tag),
+    ) -> Option<(Tag, Fut::Output)> {
         let index = match self.free.pop() {
             Some(index) => {
                 let slot = &mut self.slots[index];
@@ -154,22 +163,27 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
             }
         };
         self.len += 1;
-        self.poll_slot(index)
+        self.poll_slot(index, lost)
     }
 
     /// Polls woken futures until one finishes, and returns its tag and output.
     ///
     /// `Ready(None)` when the set is empty. Each poll of a future spends one unit of `budget`;
     /// when it runs out the task is woken and `Pending` returned, so a future that keeps waking
-    /// itself cannot keep the caller's task from yielding to its executor.
+    /// itself cannot keep the caller's task from yielding to its executor. A panicking future is
+    /// handled as in [`push`](Self::push).
     pub(crate) fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
         budget: &mut usize,
+        lost: &mut impl FnMut(Tag),
     ) -> Poll<Option<(Tag, Fut::Output)>> {
         let mut registered = false;
         loop {
             while let Some(index) = self.next_taken() {
+                if self.slots[index].future.is_none() {
+                    continue; // a late wake-up of a finished slot: free, costs no budget
+                }
                 if *budget == 0 {
                     // Put the slot back for the next call, and come back soon.
                     self.taken[index / BITS] |= 1 << (index % BITS);
@@ -178,7 +192,7 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
                     return Poll::Pending;
                 }
                 *budget -= 1;
-                if let Some(done) = self.poll_slot(index) {
+                if let Some(done) = self.poll_slot(index, lost) {
                     return Poll::Ready(Some(done));
                 }
             }
@@ -200,11 +214,32 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
 
     /// Polls the future in slot `index`, if there is one; returns its output if it finished,
     /// after dropping it (its drop code runs before anyone sees the output).
-    fn poll_slot(&mut self, index: usize) -> Option<(Tag, Fut::Output)> {
+    fn poll_slot(
+        &mut self,
+        index: usize,
+        lost: &mut impl FnMut(Tag),
+    ) -> Option<(Tag, Fut::Output)> {
         let slot = &mut self.slots[index];
         // `None`: a late wake-up for a slot whose future already finished.
         let future = slot.future.as_mut().as_pin_mut()?;
-        let Poll::Ready(output) = future.poll(&mut Context::from_waker(&slot.waker)) else {
+        let waker = &slot.waker;
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            future.poll(&mut Context::from_waker(waker))
+        }));
+        let polled = match polled {
+            Ok(polled) => polled,
+            Err(payload) => {
+                // The panicked future leaves the set, so a stream polled again goes on without
+                // it (and can end). A second panic from its drop code is not the story.
+                let tag = slot.tag.take().expect("a running slot has a tag");
+                self.len -= 1;
+                self.free.push(index);
+                let _ = catch_unwind(AssertUnwindSafe(|| slot.future.set(None)));
+                lost(tag);
+                resume_unwind(payload);
+            }
+        };
+        let Poll::Ready(output) = polled else {
             return None;
         };
         // Books first, so a panicking drop leaves the set consistent.

@@ -109,7 +109,8 @@ pub trait FanOutExt: Stream + Sized {
     /// # Panics
     ///
     /// At once if `limit` is 0 (a stream that could never run anything). A panic in `f` or in
-    /// one of its futures propagates from `poll_next`; the stream should not be polled after.
+    /// one of its futures propagates from `poll_next`; the future that panicked is dropped, and
+    /// a stream polled again (after `catch_unwind`) goes on without it.
     ///
     /// # Examples
     ///
@@ -223,9 +224,19 @@ pub trait FanOutExt: Stream + Sized {
     /// waiting for a permit is dropped unstarted, the futures in flight finish, and the stream
     /// ends.
     ///
+    /// # Sharing between stages
+    ///
+    /// Share one semaphore between streams that are polled independently: joined (as below),
+    /// run in separate tasks, or fed by a [`fan_out_spawned`](Self::fan_out_spawned) stage.
+    /// Do not give it to two local stages *chained* in one pipeline
+    /// (`s.fan_out_with(sem.clone(), a).fan_out_with(sem, b)`): the downstream stage, waiting
+    /// for a permit, stops polling the upstream one, whose futures hold the permits and only
+    /// make progress when polled, so both wait forever. Give chained stages a semaphore each.
+    ///
     /// # Panics
     ///
-    /// A panic in `f` or in one of its futures propagates from `poll_next`.
+    /// A panic in `f` or in one of its futures propagates from `poll_next`; the future that
+    /// panicked is dropped with its permit, and a stream polled again goes on without it.
     ///
     /// # Examples
     ///

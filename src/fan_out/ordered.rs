@@ -26,12 +26,20 @@ pin_project! {
         limit: usize,
         // Tagged with the item's sequence number.
         in_flight: InFlight<Fut, usize>,
-        // One entry per item pulled and not yet yielded, in input order: `Some` once done. Its
-        // length is what `limit` bounds, so a slow head holds back the pulls, not the memory.
-        window: VecDeque<Option<Fut::Output>>,
+        // One entry per item pulled and not yet yielded, in input order. Its length is what
+        // `limit` bounds, so a slow head holds back the pulls, not the memory.
+        window: VecDeque<Entry<Fut::Output>>,
         // Sequence number of `window[0]`.
         head: usize,
     }
+}
+
+/// An item of the window.
+enum Entry<T> {
+    Running,
+    Done(T),
+    /// Its future panicked (the panic resumed from `poll_next`); skipped if polled again.
+    Lost,
 }
 
 impl<St, F, Fut> FanOutOrdered<St, F, Fut>
@@ -63,7 +71,7 @@ fn fill<St, F, Fut>(
     f: &mut F,
     limit: usize,
     in_flight: &mut InFlight<Fut, usize>,
-    window: &mut VecDeque<Option<Fut::Output>>,
+    window: &mut VecDeque<Entry<Fut::Output>>,
     head: usize,
     cx: &mut Context<'_>,
 ) where
@@ -75,9 +83,10 @@ fn fill<St, F, Fut>(
         match source.as_mut().poll_next(cx) {
             Poll::Ready(Some(item)) => {
                 let seq = head + window.len();
-                window.push_back(None);
-                if let Some((seq, output)) = in_flight.push(f(item), seq) {
-                    window[seq - head] = Some(output);
+                window.push_back(Entry::Running);
+                let lost = &mut |seq| window[seq - head] = Entry::Lost;
+                if let Some((seq, output)) = in_flight.push(f(item), seq, lost) {
+                    window[seq - head] = Entry::Done(output);
                 }
             }
             Poll::Ready(None) => *source_done = true,
@@ -108,24 +117,48 @@ where
         );
         let mut budget = this.in_flight.len().max(1);
         loop {
-            if let Some(Some(_)) = this.window.front() {
-                let output = this.window.pop_front().flatten().expect("the head is done");
-                *this.head += 1;
-                // Refill before handing the output over (see `FanOut`).
-                fill(
-                    this.source,
-                    this.source_done,
-                    this.f,
-                    *this.limit,
-                    this.in_flight,
-                    this.window,
-                    *this.head,
-                    cx,
-                );
-                return Poll::Ready(Some(output));
+            match this.window.front() {
+                Some(Entry::Done(_)) => {
+                    let Some(Entry::Done(output)) = this.window.pop_front() else {
+                        unreachable!("the head is done")
+                    };
+                    *this.head += 1;
+                    // Refill before handing the output over (see `FanOut`).
+                    fill(
+                        this.source,
+                        this.source_done,
+                        this.f,
+                        *this.limit,
+                        this.in_flight,
+                        this.window,
+                        *this.head,
+                        cx,
+                    );
+                    return Poll::Ready(Some(output));
+                }
+                Some(Entry::Lost) => {
+                    this.window.pop_front();
+                    *this.head += 1;
+                    fill(
+                        this.source.as_mut(),
+                        this.source_done,
+                        this.f,
+                        *this.limit,
+                        this.in_flight,
+                        this.window,
+                        *this.head,
+                        cx,
+                    );
+                    continue;
+                }
+                Some(Entry::Running) | None => {}
             }
-            match this.in_flight.poll_next(cx, &mut budget) {
-                Poll::Ready(Some((seq, output))) => this.window[seq - *this.head] = Some(output),
+            let (window, head) = (&mut *this.window, *this.head);
+            let lost = &mut |seq| window[seq - head] = Entry::Lost;
+            match this.in_flight.poll_next(cx, &mut budget, lost) {
+                Poll::Ready(Some((seq, output))) => {
+                    this.window[seq - *this.head] = Entry::Done(output)
+                }
                 // Nothing in flight and the head not done means the window is empty: the
                 // source is done, or pending (and will wake us).
                 Poll::Ready(None) if *this.source_done => return Poll::Ready(None),

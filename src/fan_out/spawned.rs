@@ -276,12 +276,12 @@ pin_project! {
             let mut this = this.project();
             if !*this.reported {
                 *this.reported = true;
-                this.future.set(None);
                 if !this.shared.abort.is_set() {
-                    // Dropped by its executor, not by us: say so rather than let the stream
-                    // wait for it forever.
+                    // Dropped by its executor, not by us: say so (before the future's drop code,
+                    // which may panic) rather than let the stream wait for it forever.
                     this.shared.report(Outcome::Dropped);
                 }
+                this.future.set(None);
             }
         }
     }

@@ -53,7 +53,7 @@ where
         let Some(fan_out) = inner.as_mut().as_pin_mut() else {
             return Poll::Ready(None);
         };
-        match std::task::ready!(fan_out.poll_next(cx)) {
+        match std::task::ready!(fan_out.poll_next_until(cx, &|output| output.is_err())) {
             Some(Ok(value)) => Poll::Ready(Some(Ok(value))),
             Some(Err(error)) => {
                 inner.set(None);

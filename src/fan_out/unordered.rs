@@ -27,6 +27,8 @@ pin_project! {
         in_flight: InFlight<Fut, ()>,
         // Outputs of futures that finished at their first poll, not yet yielded.
         ready: VecDeque<Fut::Output>,
+        // A final output (try_fan_out's error) was seen: pull nothing more.
+        stopped: bool,
     }
 }
 
@@ -46,29 +48,34 @@ where
             limit,
             in_flight: InFlight::new(),
             ready: VecDeque::new(),
+            stopped: false,
         }
     }
 }
 
 /// Pulls from the source while there is room, starting (and polling once) a future per item.
 /// Room counts the futures in flight and the outputs not yet yielded.
+#[allow(clippy::too_many_arguments)] // the projected fields, borrowed one by one
 fn fill<St, Fut, Tag>(
     mut source: Pin<&mut St>,
     source_done: &mut bool,
     limit: usize,
     in_flight: &mut InFlight<Fut, Tag>,
     ready: &mut VecDeque<Fut::Output>,
+    stopped: &mut bool,
+    is_final: &impl Fn(&Fut::Output) -> bool,
     cx: &mut Context<'_>,
     mut start: impl FnMut(St::Item) -> (Fut, Tag),
 ) where
     St: Stream,
     Fut: Future,
 {
-    while !*source_done && in_flight.len() + ready.len() < limit {
+    while !*source_done && !*stopped && in_flight.len() + ready.len() < limit {
         match source.as_mut().poll_next(cx) {
             Poll::Ready(Some(item)) => {
                 let (future, tag) = start(item);
-                if let Some((_, output)) = in_flight.push(future, tag) {
+                if let Some((_, output)) = in_flight.push(future, tag, &mut drop) {
+                    *stopped |= is_final(&output);
                     ready.push_back(output);
                 }
             }
@@ -87,6 +94,26 @@ where
     type Item = Fut::Output;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_next_until(cx, &|_| false)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let queued = self.in_flight.len() + self.ready.len();
+        queued_size_hint(queued, self.source_done, &self.source)
+    }
+}
+
+impl<St, F, Fut> FanOut<St, F, Fut>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+{
+    pub(super) fn poll_next_until(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        is_final: &impl Fn(&Fut::Output) -> bool,
+    ) -> Poll<Option<Fut::Output>> {
         let mut this = self.project();
         let f = &mut *this.f;
         let mut start = |item| (f(item), ());
@@ -99,6 +126,8 @@ where
                     *this.limit,
                     this.in_flight,
                     this.ready,
+                    this.stopped,
+                    is_final,
                     cx,
                     &mut start,
                 );
@@ -106,7 +135,7 @@ where
                     Some(output) => output,
                     None => {
                         let mut budget = this.in_flight.len().max(1);
-                        match this.in_flight.poll_next(cx, &mut budget) {
+                        match this.in_flight.poll_next(cx, &mut budget, &mut drop) {
                             Poll::Ready(Some(((), output))) => output,
                             // Nothing in flight: either the source is done too, or it is
                             // pending (and will wake us).
@@ -119,21 +148,19 @@ where
         };
         // Refill the room this output leaves before handing it over, so the pipeline keeps
         // `limit` futures running while the consumer works on it.
+        *this.stopped |= is_final(&output);
         fill(
             this.source,
             this.source_done,
             *this.limit,
             this.in_flight,
             this.ready,
+            this.stopped,
+            is_final,
             cx,
             start,
         );
         Poll::Ready(Some(output))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let queued = self.in_flight.len() + self.ready.len();
-        queued_size_hint(queued, self.source_done, &self.source)
     }
 }
 

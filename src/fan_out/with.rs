@@ -78,7 +78,8 @@ fn fill<St, F, Fut>(
         let acquire = match waiting {
             Some((_, acquire)) => acquire,
             None => {
-                if *source_done {
+                if *source_done || semaphore.is_closed() {
+                    *source_done = true;
                     return;
                 }
                 match source.as_mut().poll_next(cx) {
@@ -97,7 +98,7 @@ fn fill<St, F, Fut>(
         match Pin::new(acquire).poll(cx) {
             Poll::Ready(Ok(permit)) => {
                 let (item, _) = waiting.take().expect("an item waits for this permit");
-                if let Some((permit, output)) = in_flight.push(f(item), permit) {
+                if let Some((permit, output)) = in_flight.push(f(item), permit, &mut drop) {
                     drop(permit);
                     ready.push_back(output);
                 }
@@ -141,7 +142,7 @@ where
                     Some(output) => output,
                     None => {
                         let mut budget = this.in_flight.len().max(1);
-                        match this.in_flight.poll_next(cx, &mut budget) {
+                        match this.in_flight.poll_next(cx, &mut budget, &mut drop) {
                             // The permit goes back before the output is handed over.
                             Poll::Ready(Some((_permit, output))) => output,
                             Poll::Ready(None) if *this.source_done && this.waiting.is_none() => {
@@ -168,8 +169,16 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let queued = self.in_flight.len() + self.ready.len() + usize::from(self.waiting.is_some());
-        queued_size_hint(queued, self.source_done, &self.source)
+        // The semaphore may be closed at any time, which ends the stream once the futures in
+        // flight are done: only those (and the outputs in hand) are sure to come.
+        let sure = self.in_flight.len() + self.ready.len();
+        let high = queued_size_hint(
+            sure + usize::from(self.waiting.is_some()),
+            self.source_done,
+            &self.source,
+        )
+        .1;
+        (sure, high)
     }
 }
 
