@@ -24,7 +24,8 @@
 //!    hash, checked against the expected one).
 //! 3. `spawned_cpu_20us`: 2 000 CPU-bound items of about 20 µs each (a calibrated busy loop),
 //!    limit 64, on a 2-worker tokio runtime: the spawned form against `buffer_unordered` (which
-//!    runs everything on the thread that polls it) and a hand-written `JoinSet` fan-out.
+//!    runs everything on the thread that polls it) and a hand-written `JoinSet` fan-out, with
+//!    the consumer on the main thread and in a worker task.
 //! 4. `slow_consumer_*`: 200 items, each an async-io timer started at the item's first poll,
 //!    and a consumer that blocks its thread for 1 ms after each output. What this measures is
 //!    the refill: taskgroup starts the next item before it yields an output, so `limit` items
@@ -312,34 +313,48 @@ async fn spawned_tokio_join_set(rounds: u32) -> u64 {
 }
 
 /// Scenario 3: 2 000 items of about 20 µs of CPU each, at most 64 at once, on 2 workers.
+///
+/// Each line runs twice: with the stream polled by the benchmark's `block_on` on the main
+/// thread (`block_on`), as `#[tokio::main]` code does, and with the whole consumer spawned as a
+/// task on the runtime (`worker_task`). On a 2-core machine the first has three busy threads
+/// for two cores: each wake-up of the consumer preempts a worker, which caps every parallel
+/// line well below 2×. The second keeps two threads for two cores.
 fn spawned_cpu_20us(c: &mut Criterion) {
+    type Run = fn(u32) -> Pin<Box<dyn Future<Output = u64> + Send>>;
+    let lines: [(&str, Run); 3] = [
+        ("taskgroup_fan_out_spawned", |rounds| {
+            Box::pin(spawned_taskgroup_fan_out_spawned(rounds))
+        }),
+        ("futures_buffer_unordered", |rounds| {
+            Box::pin(spawned_futures_buffer_unordered(rounds))
+        }),
+        ("tokio_join_set", |rounds| {
+            Box::pin(spawned_tokio_join_set(rounds))
+        }),
+    ];
     let rt = multi_thread_runtime();
     let rounds = cpu_rounds();
     let expected = (0..CPU_ITEMS).fold(0u64, |sum, i| sum.wrapping_add(busy(i, rounds)));
-    assert_eq!(
-        rt.block_on(spawned_taskgroup_fan_out_spawned(rounds)),
-        expected
-    );
-    assert_eq!(
-        rt.block_on(spawned_futures_buffer_unordered(rounds)),
-        expected
-    );
-    assert_eq!(rt.block_on(spawned_tokio_join_set(rounds)), expected);
+    for (line, run) in lines {
+        assert_eq!(rt.block_on(run(rounds)), expected, "{line}");
+        let in_task = rt.block_on(rt.spawn(run(rounds))).expect("no panic");
+        assert_eq!(in_task, expected, "{line} in a task");
+    }
 
     let mut g = c.benchmark_group("spawned_cpu_20us");
     g.sample_size(20);
     g.throughput(Throughput::Elements(CPU_ITEMS));
-    g.bench_function("taskgroup_fan_out_spawned", |b| {
-        b.to_async(&rt)
-            .iter(|| spawned_taskgroup_fan_out_spawned(rounds))
-    });
-    g.bench_function("futures_buffer_unordered", |b| {
-        b.to_async(&rt)
-            .iter(|| spawned_futures_buffer_unordered(rounds))
-    });
-    g.bench_function("tokio_join_set", |b| {
-        b.to_async(&rt).iter(|| spawned_tokio_join_set(rounds))
-    });
+    for (line, run) in lines {
+        g.bench_function(BenchmarkId::new(line, "block_on"), |b| {
+            b.to_async(&rt).iter(|| run(rounds))
+        });
+    }
+    for (line, run) in lines {
+        g.bench_function(BenchmarkId::new(line, "worker_task"), |b| {
+            b.to_async(&rt)
+                .iter(|| async move { tokio::spawn(run(rounds)).await.expect("no panic") })
+        });
+    }
     g.finish();
 }
 
