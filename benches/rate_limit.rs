@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo bench --bench rate_limit` (add `-- uncontended` for the criterion part only).
 //!
-//! 1. `uncontended_try_acquire` (criterion): one check on a limiter that always has room —
+//! 1. `rate_uncontended_try_acquire` (criterion): one check on a limiter that always has room —
 //!    taskgroup's `try_acquire`, governor's `check` (on its default TSC clock, and on std's
 //!    `Instant` as taskgroup reads it), leaky-bucket's `try_acquire(1)`, and reading
 //!    `Instant::now()` alone (the floor of any limiter on std's clock).
@@ -42,7 +42,7 @@ const RATE: u32 = 10_000;
 const BURST: u32 = 10;
 
 fn uncontended_try_acquire(c: &mut Criterion) {
-    let mut g = c.benchmark_group("uncontended_try_acquire");
+    let mut g = c.benchmark_group("rate_uncontended_try_acquire");
     // Rate 10^9 per second and a large burst: each check costs 1 ns of budget, so the limiter
     // never runs dry however long criterion runs.
     let ours =
