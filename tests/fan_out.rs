@@ -436,7 +436,8 @@ fn rate_limited_bounds_starts_per_second_beside_the_limit<R: Runtime>() {
 #[test]
 fn rate_limited_books_nothing_while_the_stage_is_full() {
     let mut cx = noop_cx();
-    let per_second = Arc::new(RateLimiter::new(1000, Duration::from_secs(1)).with_burst(3));
+    // Three slots at once, then one per hour: no slot comes back while the test runs.
+    let per_second = Arc::new(RateLimiter::new(1, Duration::from_secs(3600)).with_burst(3));
     let mut s = stream::iter(0..10)
         .rate_limited(per_second.clone())
         .fan_out(1, |_| std::future::pending::<()>());

@@ -181,8 +181,11 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
         let mut registered = false;
         loop {
             while let Some(index) = self.next_taken() {
-                if self.slots[index].future.is_none() {
-                    continue; // a late wake-up of a finished slot: free, costs no budget
+                // A late wake-up of a finished slot: free, costs no budget. (The tag says
+                // whether the slot runs a future; looking at the future itself would take a
+                // shared reference to a pinned, possibly self-borrowing future.)
+                if self.slots[index].tag.is_none() {
+                    continue;
                 }
                 if *budget == 0 {
                     // Put the slot back for the next call, and come back soon.
