@@ -33,6 +33,7 @@ use pin_project_lite::pin_project;
 
 use crate::cancel::{Abort, CancelToken};
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::unwind;
 
 /// A spawned job, boxed once: the user's future and its reporting wrapper in one allocation.
 type Task<'scope> = Pin<Box<dyn Future<Output = ()> + Send + 'scope>>;
@@ -786,35 +787,14 @@ fn drop_catching<X>(value: X) -> Option<Box<dyn Any + Send>> {
 
 /// Polls a job's future, catching a panic; drops the future as soon as it is done (before
 /// anyone hears of it, so its drop code runs before `wait()` returns).
-fn poll_catching<F, T, E>(
-    mut future: Pin<&mut Option<F>>,
-    cx: &mut Context<'_>,
-) -> Poll<Outcome<T, E>>
+fn poll_catching<F, T, E>(future: Pin<&mut Option<F>>, cx: &mut Context<'_>) -> Poll<Outcome<T, E>>
 where
     F: Future<Output = Result<T, E>>,
 {
-    let polled = catch_unwind(AssertUnwindSafe(|| {
-        let inner = future
-            .as_mut()
-            .as_pin_mut()
-            .expect("a job is not polled after it finished");
-        let poll = inner.poll(cx);
-        if poll.is_ready() {
-            // Inside the catch, so a panicking drop counts as the task's panic.
-            future.set(None);
-        }
-        poll
-    }));
-    match polled {
-        Ok(Poll::Ready(result)) => Poll::Ready(Outcome::Done(result)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(payload) => {
-            // A panicking future is dropped too; a second panic from its drop code is not the
-            // task's story, so it is swallowed.
-            let _ = catch_unwind(AssertUnwindSafe(|| future.set(None)));
-            Poll::Ready(Outcome::Panicked(payload))
-        }
-    }
+    unwind::poll_catching(future, cx).map(|polled| match polled {
+        Ok(result) => Outcome::Done(result),
+        Err(payload) => Outcome::Panicked(payload),
+    })
 }
 
 /// Drops a parallel job's future because the group aborted; a panic there is the task's.

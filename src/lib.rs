@@ -141,6 +141,7 @@ mod semaphore;
 mod sync;
 #[cfg(not(loom))]
 mod time;
+mod unwind;
 mod wait_group;
 
 pub use cancel::{CancelToken, Cancelled, RunUntilCancelled};

@@ -1,11 +1,10 @@
 //! [`FanOutSpawned`]: each item's future runs as its own executor task; outputs come back
 //! through a queue, in completion order.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -16,6 +15,7 @@ use pin_project_lite::pin_project;
 use super::{check_limit, queued_size_hint};
 use crate::cancel::Abort;
 use crate::sync::{lock, Arc, Mutex};
+use crate::unwind::{poll_catching, Payload};
 
 /// A spawned item, the shape every runtime's spawn takes.
 type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -26,7 +26,7 @@ type SpawnFn = Box<dyn Fn(Task) + Send + Sync + 'static>;
 /// What became of a spawned item.
 enum Outcome<T> {
     Done(T),
-    Panicked(Box<dyn Any + Send>),
+    Panicked(Payload),
     /// Its executor dropped it before it finished (a runtime shutting down).
     Dropped,
 }
@@ -300,22 +300,10 @@ where
         }
         let shared = &**this.shared;
         if !shared.abort.is_set() {
-            let mut future = this.future.as_mut();
-            let polled = catch_unwind(AssertUnwindSafe(|| {
-                let inner = future
-                    .as_mut()
-                    .as_pin_mut()
-                    .expect("polled after it finished");
-                let poll = inner.poll(cx);
-                if poll.is_ready() {
-                    // Inside the catch: a panicking drop is the item's panic.
-                    future.set(None);
-                }
-                poll
-            }));
-            let outcome = match polled {
-                Ok(Poll::Ready(output)) => Outcome::Done(output),
-                Ok(Poll::Pending) => {
+            let outcome = match poll_catching(this.future.as_mut(), cx) {
+                Poll::Ready(Ok(output)) => Outcome::Done(output),
+                Poll::Ready(Err(payload)) => Outcome::Panicked(payload),
+                Poll::Pending => {
                     if shared
                         .abort
                         .poll_set(*this.index, this.listener, cx)
@@ -327,12 +315,6 @@ where
                     *this.reported = true;
                     this.future.set(None);
                     return Poll::Ready(());
-                }
-                Err(payload) => {
-                    // The panicked future goes too; a second panic from its drop code would
-                    // not be the item's story.
-                    let _ = catch_unwind(AssertUnwindSafe(|| future.set(None)));
-                    Outcome::Panicked(payload)
                 }
             };
             *this.reported = true;
