@@ -70,6 +70,7 @@ impl<T> Drop for AbortOnDrop<T> {
 pin_project! {
     /// Stream returned by [`FanOutExt::fan_out_spawned`](super::FanOutExt::fan_out_spawned).
     #[must_use = "streams do nothing unless polled"]
+    #[project = FanOutSpawnedProj]
     pub struct FanOutSpawned<St, F, T> {
         #[pin]
         source: St,
@@ -121,40 +122,32 @@ where
     }
 }
 
-/// Pulls while fewer than `limit` items are spawned and not yet yielded, spawning each.
-#[allow(clippy::too_many_arguments)] // the projected fields, borrowed one by one
-fn fill<St, F, Fut, T>(
-    mut source: Pin<&mut St>,
-    source_done: &mut bool,
-    f: &mut F,
-    limit: usize,
-    spawn: &SpawnFn,
-    shared: &Arc<Shared<T>>,
-    in_flight: &mut usize,
-    spawned: &mut usize,
-    cx: &mut Context<'_>,
-) where
+impl<St, F, Fut, T> FanOutSpawnedProj<'_, St, F, T>
+where
     St: Stream,
     F: FnMut(St::Item) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    while !*source_done && *in_flight < limit {
-        match source.as_mut().poll_next(cx) {
-            Poll::Ready(Some(item)) => {
-                let job = Item {
-                    future: Some(f(item)),
-                    shared: shared.clone(),
-                    index: *spawned,
-                    listener: None,
-                    reported: false,
-                };
-                *in_flight += 1;
-                *spawned = spawned.wrapping_add(1);
-                spawn(Box::pin(job));
+    /// Pulls while fewer than `limit` items are spawned and not yet yielded, spawning each.
+    fn fill(&mut self, cx: &mut Context<'_>) {
+        while !*self.source_done && *self.in_flight < *self.limit {
+            match self.source.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    let job = Item {
+                        future: Some((self.f)(item)),
+                        shared: self.shared.0.clone(),
+                        index: *self.spawned,
+                        listener: None,
+                        reported: false,
+                    };
+                    *self.in_flight += 1;
+                    *self.spawned = self.spawned.wrapping_add(1);
+                    (self.spawn)(Box::pin(job));
+                }
+                Poll::Ready(None) => *self.source_done = true,
+                Poll::Pending => break,
             }
-            Poll::Ready(None) => *source_done = true,
-            Poll::Pending => break,
         }
     }
 }
@@ -170,35 +163,14 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut this = self.project();
-        let shared = &this.shared.0;
-        fill(
-            this.source.as_mut(),
-            this.source_done,
-            this.f,
-            *this.limit,
-            this.spawn,
-            shared,
-            this.in_flight,
-            this.spawned,
-            cx,
-        );
+        this.fill(cx);
         loop {
             if let Some(outcome) = this.taken.pop_front() {
                 *this.in_flight -= 1;
                 match outcome {
                     Outcome::Done(output) => {
                         // Refill before handing the output over (see `FanOut`).
-                        fill(
-                            this.source,
-                            this.source_done,
-                            this.f,
-                            *this.limit,
-                            this.spawn,
-                            shared,
-                            this.in_flight,
-                            this.spawned,
-                            cx,
-                        );
+                        this.fill(cx);
                         return Poll::Ready(Some(output));
                     }
                     Outcome::Panicked(payload) => resume_unwind(payload),
@@ -217,7 +189,7 @@ where
             }
             // Take what came, or leave the waker: under one lock, so no report is missed.
             let old = {
-                let mut queue = lock(&shared.queue);
+                let mut queue = lock(&this.shared.0.queue);
                 std::mem::swap(&mut queue.outcomes, this.taken);
                 if !this.taken.is_empty() {
                     continue;

@@ -15,6 +15,7 @@ use super::{check_limit, queued_size_hint};
 pin_project! {
     /// Stream returned by [`FanOutExt::fan_out`](super::FanOutExt::fan_out).
     #[must_use = "streams do nothing unless polled"]
+    #[project = FanOutProj]
     pub struct FanOut<St, F, Fut>
     where
         Fut: Future,
@@ -53,34 +54,31 @@ where
     }
 }
 
-/// Pulls from the source while there is room, starting (and polling once) a future per item.
-/// Room counts the futures in flight and the outputs not yet yielded.
-#[allow(clippy::too_many_arguments)] // the projected fields, borrowed one by one
-fn fill<St, Fut, Tag>(
-    mut source: Pin<&mut St>,
-    source_done: &mut bool,
-    limit: usize,
-    in_flight: &mut InFlight<Fut, Tag>,
-    ready: &mut VecDeque<Fut::Output>,
-    stopped: &mut bool,
-    is_final: &impl Fn(&Fut::Output) -> bool,
-    cx: &mut Context<'_>,
-    mut start: impl FnMut(St::Item) -> (Fut, Tag),
-) where
+impl<St, F, Fut> FanOutProj<'_, St, F, Fut>
+where
     St: Stream,
+    F: FnMut(St::Item) -> Fut,
     Fut: Future,
 {
-    while !*source_done && !*stopped && in_flight.len() + ready.len() < limit {
-        match source.as_mut().poll_next(cx) {
-            Poll::Ready(Some(item)) => {
-                let (future, tag) = start(item);
-                if let Some((_, output)) = in_flight.push(future, tag, &mut drop) {
-                    *stopped |= is_final(&output);
-                    ready.push_back(output);
+    /// Pulls from the source while there is room, starting (and polling once) a future per
+    /// item. Room counts the futures in flight and the outputs not yet yielded; a final output
+    /// (see `poll_next_until`) stops the pulls for good.
+    fn fill(&mut self, cx: &mut Context<'_>, is_final: &impl Fn(&Fut::Output) -> bool) {
+        while !*self.source_done
+            && !*self.stopped
+            && self.in_flight.len() + self.ready.len() < *self.limit
+        {
+            match self.source.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    let future = (self.f)(item);
+                    if let Some(((), output)) = self.in_flight.push(future, (), &mut drop) {
+                        *self.stopped |= is_final(&output);
+                        self.ready.push_back(output);
+                    }
                 }
+                Poll::Ready(None) => *self.source_done = true,
+                Poll::Pending => break,
             }
-            Poll::Ready(None) => *source_done = true,
-            Poll::Pending => break,
         }
     }
 }
@@ -115,22 +113,10 @@ where
         is_final: &impl Fn(&Fut::Output) -> bool,
     ) -> Poll<Option<Fut::Output>> {
         let mut this = self.project();
-        let f = &mut *this.f;
-        let mut start = |item| (f(item), ());
         let output = match this.ready.pop_front() {
             Some(output) => output,
             None => {
-                fill(
-                    this.source.as_mut(),
-                    this.source_done,
-                    *this.limit,
-                    this.in_flight,
-                    this.ready,
-                    this.stopped,
-                    is_final,
-                    cx,
-                    &mut start,
-                );
+                this.fill(cx, is_final);
                 match this.ready.pop_front() {
                     Some(output) => output,
                     None => {
@@ -149,17 +135,7 @@ where
         // Refill the room this output leaves before handing it over, so the pipeline keeps
         // `limit` futures running while the consumer works on it.
         *this.stopped |= is_final(&output);
-        fill(
-            this.source,
-            this.source_done,
-            *this.limit,
-            this.in_flight,
-            this.ready,
-            this.stopped,
-            is_final,
-            cx,
-            start,
-        );
+        this.fill(cx, is_final);
         Poll::Ready(Some(output))
     }
 }

@@ -17,6 +17,7 @@ use crate::semaphore::{AcquireOwned, OwnedSemaphorePermit, Semaphore};
 pin_project! {
     /// Stream returned by [`FanOutExt::fan_out_with`](super::FanOutExt::fan_out_with).
     #[must_use = "streams do nothing unless polled"]
+    #[project = FanOutWithProj]
     pub struct FanOutWith<St, F, Fut>
     where
         St: Stream,
@@ -56,61 +57,55 @@ where
     }
 }
 
-/// Starts futures while permits come at once: pulls an item, waits in the semaphore's queue
-/// for its permit, starts (and polls once) its future. Stops with an output in hand, so at most
-/// one finished-at-once output waits to be yielded.
-#[allow(clippy::too_many_arguments)] // the projected fields, borrowed one by one
-fn fill<St, F, Fut>(
-    mut source: Pin<&mut St>,
-    source_done: &mut bool,
-    f: &mut F,
-    semaphore: &Arc<Semaphore>,
-    waiting: &mut Option<(St::Item, AcquireOwned)>,
-    in_flight: &mut InFlight<Fut, OwnedSemaphorePermit>,
-    ready: &mut VecDeque<Fut::Output>,
-    cx: &mut Context<'_>,
-) where
+impl<St, F, Fut> FanOutWithProj<'_, St, F, Fut>
+where
     St: Stream,
     F: FnMut(St::Item) -> Fut,
     Fut: Future,
 {
-    while ready.is_empty() {
-        let acquire = match waiting {
-            Some((_, acquire)) => acquire,
-            None => {
-                if *source_done || semaphore.is_closed() {
-                    *source_done = true;
-                    return;
-                }
-                match source.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => {
-                        let acquire = semaphore.clone().acquire_owned();
-                        &mut waiting.insert((item, acquire)).1
-                    }
-                    Poll::Ready(None) => {
-                        *source_done = true;
+    /// Starts futures while permits come at once: pulls an item, waits in the semaphore's
+    /// queue for its permit, starts (and polls once) its future. Stops with an output in hand,
+    /// so at most one finished-at-once output waits to be yielded.
+    fn fill(&mut self, cx: &mut Context<'_>) {
+        while self.ready.is_empty() {
+            let acquire = match &mut *self.waiting {
+                Some((_, acquire)) => acquire,
+                None => {
+                    if *self.source_done || self.semaphore.is_closed() {
+                        *self.source_done = true;
                         return;
                     }
-                    Poll::Pending => return,
+                    match self.source.as_mut().poll_next(cx) {
+                        Poll::Ready(Some(item)) => {
+                            let acquire = self.semaphore.clone().acquire_owned();
+                            &mut self.waiting.insert((item, acquire)).1
+                        }
+                        Poll::Ready(None) => {
+                            *self.source_done = true;
+                            return;
+                        }
+                        Poll::Pending => return,
+                    }
                 }
-            }
-        };
-        match Pin::new(acquire).poll(cx) {
-            Poll::Ready(Ok(permit)) => {
-                let (item, _) = waiting.take().expect("an item waits for this permit");
-                if let Some((permit, output)) = in_flight.push(f(item), permit, &mut drop) {
-                    drop(permit);
-                    ready.push_back(output);
+            };
+            match Pin::new(acquire).poll(cx) {
+                Poll::Ready(Ok(permit)) => {
+                    let (item, _) = self.waiting.take().expect("an item waits for this permit");
+                    let future = (self.f)(item);
+                    if let Some((permit, output)) = self.in_flight.push(future, permit, &mut drop) {
+                        drop(permit);
+                        self.ready.push_back(output);
+                    }
                 }
+                // Closed: a shutdown. Pull nothing more; the futures in flight finish, then the
+                // stream ends. The item that waited is dropped, unstarted.
+                Poll::Ready(Err(_)) => {
+                    *self.waiting = None;
+                    *self.source_done = true;
+                    return;
+                }
+                Poll::Pending => return,
             }
-            // Closed: a shutdown. Pull nothing more; the futures in flight finish, then the
-            // stream ends. The item that waited is dropped, unstarted.
-            Poll::Ready(Err(_)) => {
-                *waiting = None;
-                *source_done = true;
-                return;
-            }
-            Poll::Pending => return,
         }
     }
 }
@@ -128,16 +123,7 @@ where
         let output = match this.ready.pop_front() {
             Some(output) => output,
             None => {
-                fill(
-                    this.source.as_mut(),
-                    this.source_done,
-                    this.f,
-                    this.semaphore,
-                    this.waiting,
-                    this.in_flight,
-                    this.ready,
-                    cx,
-                );
+                this.fill(cx);
                 match this.ready.pop_front() {
                     Some(output) => output,
                     None => {
@@ -155,16 +141,7 @@ where
                 }
             }
         };
-        fill(
-            this.source,
-            this.source_done,
-            this.f,
-            this.semaphore,
-            this.waiting,
-            this.in_flight,
-            this.ready,
-            cx,
-        );
+        this.fill(cx);
         Poll::Ready(Some(output))
     }
 
