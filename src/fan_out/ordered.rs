@@ -15,7 +15,6 @@ use super::{check_limit, queued_size_hint};
 pin_project! {
     /// Stream returned by [`FanOutExt::fan_out_ordered`](super::FanOutExt::fan_out_ordered).
     #[must_use = "streams do nothing unless polled"]
-    #[project = FanOutOrderedProj]
     pub struct FanOutOrdered<St, F, Fut>
     where
         Fut: Future,
@@ -64,29 +63,34 @@ where
     }
 }
 
-impl<St, F, Fut> FanOutOrderedProj<'_, St, F, Fut>
-where
+/// Pulls while the window has room, starting (and polling once) a future per item.
+#[allow(clippy::too_many_arguments)] // the projected fields, borrowed one by one
+fn fill<St, F, Fut>(
+    mut source: Pin<&mut St>,
+    source_done: &mut bool,
+    f: &mut F,
+    limit: usize,
+    in_flight: &mut InFlight<Fut, usize>,
+    window: &mut VecDeque<Entry<Fut::Output>>,
+    head: usize,
+    cx: &mut Context<'_>,
+) where
     St: Stream,
     F: FnMut(St::Item) -> Fut,
     Fut: Future,
 {
-    /// Pulls while the window has room, starting (and polling once) a future per item.
-    fn fill(&mut self, cx: &mut Context<'_>) {
-        while !*self.source_done && self.window.len() < *self.limit {
-            match self.source.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => {
-                    let (window, head) = (&mut *self.window, *self.head);
-                    let seq = head + window.len();
-                    window.push_back(Entry::Running);
-                    let future = (self.f)(item);
-                    let lost = &mut |seq| window[seq - head] = Entry::Lost;
-                    if let Some((seq, output)) = self.in_flight.push(future, seq, lost) {
-                        window[seq - head] = Entry::Done(output);
-                    }
+    while !*source_done && window.len() < limit {
+        match source.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => {
+                let seq = head + window.len();
+                window.push_back(Entry::Running);
+                let lost = &mut |seq| window[seq - head] = Entry::Lost;
+                if let Some((seq, output)) = in_flight.push(f(item), seq, lost) {
+                    window[seq - head] = Entry::Done(output);
                 }
-                Poll::Ready(None) => *self.source_done = true,
-                Poll::Pending => break,
             }
+            Poll::Ready(None) => *source_done = true,
+            Poll::Pending => break,
         }
     }
 }
@@ -101,18 +105,53 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
-        this.fill(cx);
+        fill(
+            this.source.as_mut(),
+            this.source_done,
+            this.f,
+            *this.limit,
+            this.in_flight,
+            this.window,
+            *this.head,
+            cx,
+        );
         let mut budget = this.in_flight.len().max(1);
         loop {
-            if let Some(Entry::Done(_) | Entry::Lost) = this.window.front() {
-                let head = this.window.pop_front();
-                *this.head += 1;
-                // Refill before handing the output over (see `FanOut`).
-                this.fill(cx);
-                match head {
-                    Some(Entry::Done(output)) => return Poll::Ready(Some(output)),
-                    _ => continue, // a lost item: its future panicked earlier
+            match this.window.front() {
+                Some(Entry::Done(_)) => {
+                    let Some(Entry::Done(output)) = this.window.pop_front() else {
+                        unreachable!("the head is done")
+                    };
+                    *this.head += 1;
+                    // Refill before handing the output over (see `FanOut`).
+                    fill(
+                        this.source,
+                        this.source_done,
+                        this.f,
+                        *this.limit,
+                        this.in_flight,
+                        this.window,
+                        *this.head,
+                        cx,
+                    );
+                    return Poll::Ready(Some(output));
                 }
+                Some(Entry::Lost) => {
+                    this.window.pop_front();
+                    *this.head += 1;
+                    fill(
+                        this.source.as_mut(),
+                        this.source_done,
+                        this.f,
+                        *this.limit,
+                        this.in_flight,
+                        this.window,
+                        *this.head,
+                        cx,
+                    );
+                    continue;
+                }
+                Some(Entry::Running) | None => {}
             }
             let (window, head) = (&mut *this.window, *this.head);
             let lost = &mut |seq| window[seq - head] = Entry::Lost;
