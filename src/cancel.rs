@@ -8,65 +8,63 @@ use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
-use event_listener::{Event, EventListener};
 use pin_project_lite::pin_project;
 
+use crate::notify::WakerList;
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 
-/// A one-way signal: a flag that is set once, and an event that wakes everyone waiting for it.
+/// A one-way signal: a flag that is set once, and the wakers of everyone waiting for it.
 /// The token's core, and the error group's hard-abort signal for its spawned tasks.
+///
+/// A waiter keeps its registration key in an `Option<usize>` between polls and hands it back to
+/// [`unlisten`](Self::unlisten) when it is dropped.
 pub(crate) struct Flag {
     set: AtomicBool,
-    event: Event,
+    wakers: WakerList,
 }
 
 impl Flag {
     pub(crate) fn new() -> Self {
         Self {
             set: AtomicBool::new(false),
-            event: Event::new(),
+            wakers: WakerList::new(),
         }
     }
 
-    /// Sets the flag and wakes every listener; returns whether this call set it.
+    /// Sets the flag and wakes every waiter (after the list's lock is released); returns whether
+    /// this call set it.
     pub(crate) fn set(&self) -> bool {
-        // SeqCst pairs with the SeqCst load in `is_set` after a listener was inserted: either the
-        // listener is in the list when `notify` runs, or the load after inserting sees the flag.
-        let first = !self.set.swap(true, Ordering::SeqCst);
+        // Release: everything before the `cancel()` happens-before an `is_set` that reads the
+        // flag. The race with a registering waiter is settled by the list's lock (see
+        // `crate::notify`), not by this ordering.
+        let first = !self.set.swap(true, Ordering::AcqRel);
         if first {
-            self.event.notify(usize::MAX);
+            self.wakers.wake_all();
         }
         first
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        self.set.load(Ordering::SeqCst)
+        // Acquire: pairs with the swap in `set`.
+        self.set.load(Ordering::Acquire)
     }
 
-    pub(crate) fn listen(&self) -> EventListener {
-        self.event.listen()
-    }
-
-    /// Polls until the flag is set, keeping the listener in `listener` between polls.
-    pub(crate) fn poll_set(
-        &self,
-        listener: &mut Option<EventListener>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
-        loop {
-            if self.is_set() {
-                *listener = None;
-                return Poll::Ready(());
-            }
-            match listener {
-                // Listen, then look again: the look after listening is the one that counts.
-                None => *listener = Some(self.listen()),
-                Some(l) => {
-                    std::task::ready!(Pin::new(l).poll(cx));
-                    *listener = None;
-                }
+    /// Polls until the flag is set, keeping the registration in `key` between polls: look,
+    /// register, look again.
+    pub(crate) fn poll_set(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.is_set() {
+            self.wakers.register(key, cx.waker());
+            if !self.is_set() {
+                return Poll::Pending;
             }
         }
+        self.unlisten(key);
+        Poll::Ready(())
+    }
+
+    /// Drops the registration in `key`, if any: O(1).
+    pub(crate) fn unlisten(&self, key: &mut Option<usize>) {
+        self.wakers.unregister(key);
     }
 }
 
@@ -100,10 +98,15 @@ impl Abort {
     pub(crate) fn poll_set(
         &self,
         index: usize,
-        listener: &mut Option<EventListener>,
+        key: &mut Option<usize>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        self.shards[index % self.shards.len()].poll_set(listener, cx)
+        self.shards[index % self.shards.len()].poll_set(key, cx)
+    }
+
+    /// Drops job `index`'s registration, if any.
+    pub(crate) fn unlisten(&self, index: usize, key: &mut Option<usize>) {
+        self.shards[index % self.shards.len()].unlisten(key);
     }
 }
 
@@ -278,7 +281,7 @@ impl CancelToken {
     pub fn cancelled(&self) -> Cancelled<'_> {
         Cancelled {
             token: self,
-            listener: None,
+            key: None,
         }
     }
 
@@ -373,7 +376,8 @@ impl fmt::Debug for CancelToken {
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled<'a> {
     token: &'a CancelToken,
-    listener: Option<EventListener>,
+    /// Its place in the token's waker list while it waits.
+    key: Option<usize>,
 }
 
 impl Future for Cancelled<'_> {
@@ -381,7 +385,13 @@ impl Future for Cancelled<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        this.token.node.flag.poll_set(&mut this.listener, cx)
+        this.token.node.flag.poll_set(&mut this.key, cx)
+    }
+}
+
+impl Drop for Cancelled<'_> {
+    fn drop(&mut self) {
+        self.token.node.flag.unlisten(&mut self.key);
     }
 }
 

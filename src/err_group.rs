@@ -28,7 +28,6 @@ use std::pin::Pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use event_listener::EventListener;
 use pin_project_lite::pin_project;
 
 use crate::cancel::{Abort, CancelToken};
@@ -839,14 +838,15 @@ pin_project! {
         future: Option<F>,
         shared: Arc<Shared<'scope, T, E>>,
         index: usize,
-        // Listens to the abort flag while the future is pending.
-        listener: Option<EventListener>,
+        // Its place in the abort signal's waker list while the future is pending.
+        listener: Option<usize>,
         reported: bool,
     }
 
     impl<'scope, F, T, E> PinnedDrop for Job<'scope, F, T, E> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            this.shared.abort.unlisten(*this.index, this.listener);
             if !*this.reported {
                 *this.reported = true;
                 // The future goes first: its drop code runs before the group hears of it. A

@@ -2,9 +2,10 @@
 //!
 //! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup`, fan-out/fan-in worker
 //! pools, `rate.Limiter` and context-style cancellation and timeouts to async
-//! Rust without tying your code to a runtime: waiting and waking go through [`event-listener`], so the same
-//! primitives work under tokio, async-std, smol, `futures::executor` or a hand-rolled executor,
-//! and from plain threads where that makes sense.
+//! Rust without tying your code to a runtime: waiting and waking go through plain wakers, each
+//! woken only after every lock is released (so an executor's waker may call straight back in),
+//! and the same primitives work under tokio, async-std, smol, `futures::executor` or a
+//! hand-rolled executor, and from plain threads where that makes sense.
 //!
 //! | coming from Go | taskgroup |
 //! | --- | --- |
@@ -126,8 +127,6 @@
 //! }
 //! # });
 //! ```
-//!
-//! [`event-listener`]: https://docs.rs/event-listener
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -136,6 +135,7 @@
 mod cancel;
 mod err_group;
 mod fan_out;
+mod notify;
 mod rate_limit;
 mod semaphore;
 mod sync;

@@ -20,6 +20,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use slab::Slab;
+
 use crate::sync::{block_on, lock, Arc, AtomicUsize, Mutex, Ordering};
 
 const CLOSED: usize = 0b01;
@@ -84,7 +86,9 @@ pub struct Semaphore {
 }
 
 struct Queue {
-    waiters: VecDeque<Entry>,
+    /// The waiters in FIFO order: a linked list threaded through a slab, so a waiter that is
+    /// re-polled or dropped finds its entry by its key in O(1), whatever the queue's length.
+    waiters: WaitList,
     /// Decided waiters kept for reuse, so a contended acquire does not allocate: a node is
     /// reused once its future has let go of it (`Arc::get_mut`).
     spare: VecDeque<Arc<Waiter>>,
@@ -103,6 +107,89 @@ const SPARE_WAITERS: usize = 64;
 struct Entry {
     waiter: Arc<Waiter>,
     waker: Option<Waker>,
+    /// Neighbours in the FIFO order (slab keys), [`NIL`] at the ends.
+    prev: usize,
+    next: usize,
+}
+
+/// No neighbour.
+const NIL: usize = usize::MAX;
+
+/// The FIFO queue of waiters: a doubly linked list whose nodes live in a [`Slab`], so pushing at
+/// the back, popping at the front and removing any entry by its key are all O(1), and memory is
+/// O(waiters queued now) (freed keys are reused). The slab (tokio's own crate) gives stable keys
+/// without `unsafe`, which is what an intrusive list would need.
+struct WaitList {
+    nodes: Slab<Entry>,
+    head: usize,
+    tail: usize,
+}
+
+impl WaitList {
+    const fn new() -> Self {
+        Self {
+            nodes: Slab::new(),
+            head: NIL,
+            tail: NIL,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn front(&self) -> Option<&Entry> {
+        self.nodes.get(self.head)
+    }
+
+    /// Queues `waiter` at the back; returns its key.
+    fn push_back(&mut self, waiter: Arc<Waiter>) -> usize {
+        let key = self.nodes.insert(Entry {
+            waiter,
+            waker: None,
+            prev: self.tail,
+            next: NIL,
+        });
+        match self.nodes.get_mut(self.tail) {
+            Some(tail) => tail.next = key,
+            None => self.head = key,
+        }
+        self.tail = key;
+        key
+    }
+
+    fn pop_front(&mut self) -> Option<Entry> {
+        (self.head != NIL).then(|| self.remove(self.head))
+    }
+
+    /// Unlinks the entry at `key` (which must be queued).
+    fn remove(&mut self, key: usize) -> Entry {
+        let entry = self.nodes.remove(key);
+        match self.nodes.get_mut(entry.prev) {
+            Some(prev) => prev.next = entry.next,
+            None => self.head = entry.next,
+        }
+        match self.nodes.get_mut(entry.next) {
+            Some(next) => next.prev = entry.prev,
+            None => self.tail = entry.prev,
+        }
+        entry
+    }
+
+    /// The keys in FIFO order, for the rare walks (a resize that fails waiters, a close).
+    fn keys(&self) -> Vec<usize> {
+        let mut keys = Vec::with_capacity(self.nodes.len());
+        let mut at = self.head;
+        while let Some(entry) = self.nodes.get(at) {
+            keys.push(at);
+            at = entry.next;
+        }
+        keys
+    }
 }
 
 impl Entry {
@@ -157,7 +244,7 @@ impl Semaphore {
             state: AtomicUsize::new(permits << SHIFT),
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue {
-                waiters: VecDeque::new(),
+                waiters: WaitList::new(),
                 spare: VecDeque::new(),
                 total: permits,
                 debt: 0,
@@ -173,7 +260,7 @@ impl Semaphore {
             state: AtomicUsize::new(permits << SHIFT),
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue {
-                waiters: VecDeque::new(),
+                waiters: WaitList::new(),
                 spare: VecDeque::new(),
                 total: permits,
                 debt: 0,
@@ -543,7 +630,7 @@ impl Semaphore {
         let mut queue = lock(&self.queue);
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut wakes = WakeList::new();
-        for entry in queue.waiters.drain(..) {
+        while let Some(entry) = queue.waiters.pop_front() {
             entry.decide(Err(AcquireError::Closed), &mut wakes);
         }
         if queue.debt == 0 {
@@ -620,16 +707,19 @@ impl Semaphore {
         wakes.wake_all();
     }
 
-    /// Permits that vanish with a forgotten permit: they lower the total; past zero, they pay
-    /// the debt of a shrink (`n <= out <= total + debt`, so it always suffices).
+    /// Permits that vanish with a forgotten permit. They pay the debt of a shrink first (the
+    /// semaphore is above its configured total by that much, and a permit that never comes back
+    /// is what the debt waits for), then lower the total: `new(4)`, all out, `resize(2)`, one
+    /// forgotten and three returned leaves a total of 2, as the resize asked.
+    /// (`n <= out <= total + debt`, so the two always suffice.)
     fn forget_permits(&self, n: usize) {
         if n == 0 {
             return;
         }
         let mut queue = lock(&self.queue);
-        let from_total = n.min(queue.total);
-        queue.debt -= n - from_total;
-        let total = queue.total - from_total;
+        let from_debt = n.min(queue.debt);
+        queue.debt -= from_debt;
+        let total = queue.total - (n - from_debt);
         let wakes = self.set_total_locked(&mut queue, total, 0);
         drop(queue);
         wakes.wake_all();
@@ -637,7 +727,7 @@ impl Semaphore {
 
     /// The slow path of an acquire: queue up under the lock, then serve the queue, which may
     /// grant this waiter at once (its slot says).
-    fn enqueue(&self, n: usize, waker: &Waker) -> Result<Arc<Waiter>, AcquireError> {
+    fn enqueue(&self, n: usize, waker: &Waker) -> Result<Queued, AcquireError> {
         let mut queue = lock(&self.queue);
         if self.state.load(Ordering::Relaxed) & CLOSED != 0 {
             return Err(AcquireError::Closed);
@@ -649,10 +739,7 @@ impl Semaphore {
             });
         }
         let waiter = queue.spare_waiter(n);
-        queue.waiters.push_back(Entry {
-            waiter: waiter.clone(),
-            waker: None,
-        });
+        let key = queue.waiters.push_back(waiter.clone());
         // Set the flag, then look again: a release that missed the flag is seen by the settle.
         // (Only the lock holder clears it, so a flag already set stays set.)
         if self.state.load(Ordering::Relaxed) & SLOW == 0 {
@@ -663,53 +750,58 @@ impl Semaphore {
         // Only the queue lock's holder decides a waiter, so while we hold it the state is
         // stable: store the waker only if it is still needed (no spurious self-wake-up).
         if waiter.state.load(Ordering::Relaxed) == WAITING {
-            // Still queued, and still last: settling only takes from the front.
-            let entry = queue.waiters.back_mut().expect("the waiter is queued");
+            // Still queued at `key`: an undecided waiter's entry stays where it was put.
+            let entry = &mut queue.waiters.nodes[key];
             debug_assert!(Arc::ptr_eq(&entry.waiter, &waiter));
             entry.waker = Some(waker.clone());
         }
         drop(queue);
         wakes.wake_all();
-        Ok(waiter)
+        Ok(Queued { waiter, key })
     }
 
     /// An undecided acquire was polled again: store its waker if the queue holds another one.
     /// Returns the decision if it came meanwhile.
-    fn register(&self, waiter: &Arc<Waiter>, waker: &Waker) -> Option<Result<(), AcquireError>> {
+    fn register(&self, queued: &Queued, waker: &Waker) -> Option<Result<(), AcquireError>> {
         let mut queue = lock(&self.queue);
         // Stable under the lock: only its holder decides.
-        if let Some(outcome) = waiter.outcome() {
+        if let Some(outcome) = queued.waiter.outcome() {
             return Some(outcome);
         }
-        let at = queue
-            .position(waiter)
-            .expect("an undecided waiter is queued");
-        let slot = &mut queue.waiters[at].waker;
-        match slot {
-            Some(current) if current.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
+        // Undecided, so still queued at its key: O(1), whatever the queue's length.
+        let entry = &mut queue.waiters.nodes[queued.key];
+        debug_assert!(Arc::ptr_eq(&entry.waiter, &queued.waiter));
+        let old = match &entry.waker {
+            Some(current) if current.will_wake(waker) => None,
+            _ => entry.waker.replace(waker.clone()),
+        };
+        drop(queue);
+        // The replaced waker is dropped outside the lock: its drop is executor code, which may
+        // release a permit of ours (tokio #5429) and so take this lock again.
+        drop(old);
         None
     }
 
     /// A queued acquire was dropped: give back what it was handed, or leave the queue; either
     /// way the waiters behind it are served.
-    fn cancel(&self, waiter: &Arc<Waiter>) {
+    fn cancel(&self, queued: &Queued) {
         let mut queue = lock(&self.queue);
         let mut wakes = WakeList::new();
+        let mut removed = None;
         // Stable under the queue lock: only its holder decides.
-        match waiter.state.load(Ordering::Acquire) {
+        match queued.waiter.state.load(Ordering::Acquire) {
             // Granted but never seen: the permits are ours to hand on.
-            GRANTED => self.settle_locked(&mut queue, waiter.permits, &mut wakes),
+            GRANTED => self.settle_locked(&mut queue, queued.waiter.permits, &mut wakes),
             WAITING => {
-                if let Some(at) = queue.position(waiter) {
-                    queue.waiters.remove(at);
-                }
+                // Undecided, so still queued at its key: unlinked in O(1).
+                removed = Some(queue.waiters.remove(queued.key));
                 self.settle_locked(&mut queue, 0, &mut wakes);
             }
             _ => {}
         }
         drop(queue);
+        // Its waker is dropped outside the lock, as in `register`.
+        drop(removed);
         wakes.wake_all();
     }
 
@@ -726,21 +818,22 @@ impl Semaphore {
         queue.total = total;
         self.total.store(total, Ordering::Relaxed);
         let mut wakes = WakeList::new();
-        if total != 0 {
-            // In place: a resize or `add_permits` that fails nobody allocates nothing.
-            queue.waiters.retain_mut(|entry| {
-                let requested = entry.waiter.permits;
-                if requested <= total {
-                    return true;
+        if total != 0
+            && queue
+                .waiters
+                .nodes
+                .iter()
+                .any(|(_, e)| e.waiter.permits > total)
+        {
+            // Rare (a shrink below a queued request): walk the queue in order and fail those
+            // the new total cannot serve. A resize that fails nobody allocates nothing.
+            for key in queue.waiters.keys() {
+                let requested = queue.waiters.nodes[key].waiter.permits;
+                if requested > total {
+                    let entry = queue.waiters.remove(key);
+                    entry.decide(Err(AcquireError::TooLarge { requested, total }), &mut wakes);
                 }
-                entry
-                    .waiter
-                    .decide(Err(AcquireError::TooLarge { requested, total }));
-                if let Some(waker) = entry.waker.take() {
-                    wakes.push(waker);
-                }
-                false
-            });
+            }
         }
         self.settle_locked(queue, in_hand, &mut wakes);
         wakes
@@ -831,13 +924,6 @@ impl Queue {
             state: AtomicUsize::new(WAITING),
             refused_by: AtomicUsize::new(0),
         })
-    }
-
-    /// Where `waiter` stands in the queue, if it is queued.
-    fn position(&self, waiter: &Arc<Waiter>) -> Option<usize> {
-        self.waiters
-            .iter()
-            .position(|entry| Arc::ptr_eq(&entry.waiter, waiter))
     }
 
     fn keep_spare(&mut self, waiter: Arc<Waiter>) {
@@ -933,10 +1019,19 @@ impl fmt::Debug for Semaphore {
     }
 }
 
+/// A queued acquire: its shared node and its key in the queue (valid while it is undecided).
+struct Queued {
+    waiter: Arc<Waiter>,
+    key: usize,
+}
+
 /// The state machine shared by [`Acquire`], [`AcquireOwned`] and the blocking forms.
 struct Waiting {
     permits: usize,
-    queued: Option<Arc<Waiter>>,
+    queued: Option<Queued>,
+    /// Returned `Ready` once: a second poll is a bug in the caller and panics, rather than
+    /// taking the permits a second time.
+    finished: bool,
 }
 
 impl Waiting {
@@ -944,12 +1039,27 @@ impl Waiting {
         Self {
             permits,
             queued: None,
+            finished: false,
         }
     }
 
     fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
-        let waiter = match &self.queued {
-            Some(waiter) => waiter,
+        assert!(
+            !self.finished,
+            "a semaphore acquire polled after it completed"
+        );
+        let outcome = self.poll_inner(sem, cx);
+        self.finished = outcome.is_ready();
+        outcome
+    }
+
+    fn poll_inner(
+        &mut self,
+        sem: &Semaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let queued = match &self.queued {
+            Some(queued) => queued,
             None => {
                 if self.permits == 0 {
                     return Poll::Ready(if sem.is_closed() {
@@ -963,12 +1073,12 @@ impl Waiting {
                     Err(TryAcquireError::Closed) => return Poll::Ready(Err(AcquireError::Closed)),
                     Err(_) => {}
                 }
-                let waiter = match sem.enqueue(self.permits, cx.waker()) {
-                    Ok(waiter) => self.queued.insert(waiter),
+                let queued = match sem.enqueue(self.permits, cx.waker()) {
+                    Ok(queued) => self.queued.insert(queued),
                     Err(err) => return Poll::Ready(Err(err)),
                 };
                 // `enqueue` stored the waker if the waiter is still undecided.
-                return match waiter.outcome() {
+                return match queued.waiter.outcome() {
                     Some(outcome) => {
                         self.queued = None;
                         Poll::Ready(outcome)
@@ -979,9 +1089,10 @@ impl Waiting {
         };
         // Woken or not, the decision is one atomic load away; while undecided, make sure the
         // queue holds this poll's waker.
-        let outcome = waiter
+        let outcome = queued
+            .waiter
             .outcome()
-            .or_else(|| sem.register(waiter, cx.waker()));
+            .or_else(|| sem.register(queued, cx.waker()));
         match outcome {
             Some(outcome) => {
                 self.queued = None;
@@ -992,8 +1103,8 @@ impl Waiting {
     }
 
     fn cancel(&mut self, sem: &Semaphore) {
-        if let Some(waiter) = self.queued.take() {
-            sem.cancel(&waiter);
+        if let Some(queued) = self.queued.take() {
+            sem.cancel(&queued);
         }
     }
 }
@@ -1092,6 +1203,10 @@ impl SemaphorePermit<'_> {
 
     /// Drops the guard without giving the permits back: they leave the semaphore's total.
     ///
+    /// After a [`resize`](Semaphore::resize) below the permits out, forgotten permits first pay
+    /// what the shrink still owes, so the total the resize asked for is kept; only the rest
+    /// lowers it further.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1137,6 +1252,10 @@ impl OwnedSemaphorePermit {
     }
 
     /// Drops the guard without giving the permits back: they leave the semaphore's total.
+    ///
+    /// After a [`resize`](Semaphore::resize) below the permits out, forgotten permits first pay
+    /// what the shrink still owes, so the total the resize asked for is kept; only the rest
+    /// lowers it further.
     ///
     /// # Examples
     ///

@@ -1,7 +1,7 @@
 //! The loom switch: the synchronisation types the primitives are built on.
 //!
-//! Under `--cfg loom` these are loom's model-checked types (and `event-listener` and `parking`
-//! run on loom's primitives too, see `Cargo.toml`); otherwise they are std's. Primitives import
+//! Under `--cfg loom` these are loom's model-checked types (and `parking` runs on loom's
+//! primitives too, see `Cargo.toml`); otherwise they are std's. Primitives import
 //! from here, never from `std::sync` directly, so a loom model exercises the code users run.
 
 #[cfg(loom)]
@@ -27,16 +27,40 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Runs `future` to completion on the current thread, parking it while the future is pending:
 /// the `_blocking` forms drive the same state machine as the async ones through this.
 pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    match block_on_until(future, None) {
+        Some(output) => output,
+        None => unreachable!("no deadline, no timeout"),
+    }
+}
+
+/// As [`block_on`], giving up at `deadline` (`None` if the future was still pending then; it
+/// is polled once more at the deadline, so an outcome that came in at the last moment counts).
+/// The future is dropped before this returns.
+pub(crate) fn block_on_until<F: std::future::Future>(
+    future: F,
+    deadline: Option<std::time::Instant>,
+) -> Option<F::Output> {
     use std::task::{Context, Poll};
 
     let (parker, unparker) = parking::pair();
     let waker = std::task::Waker::from(unparker);
     let mut cx = Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
+    let mut last_look = false;
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
+            return Some(output);
         }
-        parker.park();
+        if last_look {
+            return None;
+        }
+        match deadline {
+            None => parker.park(),
+            // `parking` has no deadline under loom; no model waits with one.
+            #[cfg(not(loom))]
+            Some(deadline) => last_look = !parker.park_deadline(deadline),
+            #[cfg(loom)]
+            Some(_) => unreachable!("loom models do not wait with a deadline"),
+        }
     }
 }

@@ -3,13 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use event_listener::{Event, EventListener, IntoNotification, Listener};
 use pin_project_lite::pin_project;
 
-use crate::sync::{fence, Arc, AtomicUsize, Ordering};
+use crate::notify::WakerList;
+use crate::sync::{block_on, block_on_until, fence, Arc, AtomicUsize, Ordering};
 
 /// The state word is `count << 1 | WAITERS`.
 const WAITERS: usize = 1;
@@ -83,16 +83,17 @@ pub struct AsyncWaitGroup {
 }
 
 struct Inner {
-    /// `count << 1 | WAITERS`: outstanding work, and whether someone may be listening on `zero`.
+    /// `count << 1 | WAITERS`: outstanding work, and whether someone may be waiting in `zero`.
     /// Every change is a read-modify-write, so all `done()`s form one release sequence that a
     /// waiter reading the zero reads in full. Keeping the flag in the same word as the count lets
-    /// `done()` skip the notification (a lock and a fence in `event-listener`) when nobody waits,
-    /// with no fence of its own: the order of the two RMWs on one word settles every race.
+    /// `done()` skip the wake-up (a lock) when nobody waits, with no fence of its own: the order
+    /// of the two RMWs on one word settles every race.
     state: AtomicUsize,
-    /// Notified when the count goes from one to zero with `WAITERS` set. Waiters treat a
-    /// notification as a hint and look at the count again: it can be late (issued for a zero
-    /// that work added since has already ended), so it proves nothing on its own.
-    zero: Event,
+    /// Woken when the count goes from one to zero with `WAITERS` set, after the list's lock is
+    /// released (a waker may call back into the group: see `crate::notify`). Waiters treat a
+    /// wake-up as a hint and look at the count again: it can be late (issued for a zero that
+    /// work added since has already ended), so it proves nothing on its own.
+    zero: WakerList,
 }
 
 impl AsyncWaitGroup {
@@ -108,7 +109,7 @@ impl AsyncWaitGroup {
         Self {
             inner: Arc::new(Inner {
                 state: AtomicUsize::new(0),
-                zero: Event::new(),
+                zero: WakerList::new(),
             }),
         }
     }
@@ -162,19 +163,29 @@ impl AsyncWaitGroup {
     /// ```
     #[inline]
     pub fn done(&self) {
+        // A compare-and-swap, not a `fetch_sub` repaired afterwards: a count of zero is never
+        // written below zero, so a misuse panics every time, also when two threads race it, and
+        // the count stays intact for everyone else (issue 14). Uncontended it costs what a
+        // `fetch_sub` does.
         // Release: publishes this task's writes to whoever later reads the zero. It is part of
         // the release sequence of every earlier `done()`, as all writers are RMWs.
-        let old = self.inner.state.fetch_sub(ONE, Ordering::Release);
-        if old >> 1 == 1 {
-            if old & WAITERS != 0 {
-                self.wake_waiters();
+        let mut old = self.inner.state.load(Ordering::Relaxed);
+        loop {
+            if old >> 1 == 0 {
+                below_zero();
             }
-        } else if old >> 1 == 0 {
-            self.inner.state.fetch_add(ONE, Ordering::Relaxed);
-            panic!(
-                "AsyncWaitGroup::done() called with a count of zero: \
-                 done() was called more times than add() counted"
-            );
+            match self.inner.state.compare_exchange_weak(
+                old,
+                old - ONE,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => old = actual,
+            }
+        }
+        if old >> 1 == 1 && old & WAITERS != 0 {
+            self.wake_waiters();
         }
     }
 
@@ -192,9 +203,8 @@ impl AsyncWaitGroup {
             .inner
             .state
             .compare_exchange(WAITERS, 0, Ordering::Relaxed, Ordering::Relaxed);
-        // No SeqCst fence needed (`relaxed()`): the race between registering and notifying is
-        // settled by the RMWs on `state` above, not by a fence.
-        self.inner.zero.notify(usize::MAX.relaxed());
+        // The race between registering and waking is settled by the RMWs on `state` above.
+        self.inner.zero.wake_all();
     }
 
     /// The current count: work added and not yet done.
@@ -302,7 +312,7 @@ impl AsyncWaitGroup {
     pub fn wait(&self) -> Wait<'_> {
         Wait {
             inner: &self.inner,
-            listener: None,
+            key: None,
         }
     }
 
@@ -346,63 +356,39 @@ impl AsyncWaitGroup {
     }
 
     fn wait_blocking_until(&self, deadline: Option<Instant>) -> bool {
-        let mut listener = None;
-        let outcome = self.inner.poll_zero(&mut listener, |listener| {
-            let listener = listener.take().expect("poll_zero hands over a listener");
-            Poll::Ready(match deadline {
-                None => {
-                    listener.wait();
-                    true
-                }
-                Some(deadline) => listener.wait_deadline(deadline).is_some(),
-            })
-        });
-        match outcome {
-            Poll::Ready(reached) => reached,
-            Poll::Pending => unreachable!("a blocking wait always finishes"),
+        // The same state machine as `wait()`, driven by parking the thread.
+        match deadline {
+            None => {
+                block_on(self.wait());
+                true
+            }
+            Some(deadline) => block_on_until(self.wait(), Some(deadline)).is_some(),
         }
     }
 }
 
 impl Inner {
-    /// The one wait algorithm, shared by [`Wait`] and the blocking waits (STYLE.md): check the
-    /// count; if it is not zero, listen; check again; only then block on the listener.
-    ///
-    /// `block` waits on the listener it is handed: `Pending` (async, not yet), `Ready(true)`
-    /// (notified) or `Ready(false)` (gave up at a deadline). Returns whether zero was seen.
-    fn poll_zero(
-        &self,
-        listener: &mut Option<EventListener>,
-        mut block: impl FnMut(&mut Option<EventListener>) -> Poll<bool>,
-    ) -> Poll<bool> {
-        loop {
-            // Every look at the count also sets `WAITERS`, in one RMW. AcqRel: Acquire pairs
-            // with the release sequence of `done()`s, so a zero read here comes with every
-            // finished task's writes; Release publishes our listener (inserted before this RMW)
-            // to the `done()` that reads the flag. That `done()` either comes after this RMW in
-            // the word's order, sees the flag and notifies us, or before it, and we see its zero.
-            if self.state.fetch_or(WAITERS, Ordering::AcqRel) >> 1 == 0 {
-                *listener = None;
-                return Poll::Ready(true);
-            }
-            if listener.is_none() {
-                // Listen, then look again (the loop): the look after listening is the one that
-                // counts.
-                *listener = Some(self.zero.listen());
-                continue;
-            }
-            match block(listener) {
-                Poll::Pending => return Poll::Pending,
-                // Notified: a zero was reached, but work may have been added since (or the
-                // notification was for an earlier zero): check again at the top.
-                Poll::Ready(true) => *listener = None,
-                // Gave up at the deadline: a zero that came in at the last moment still counts.
-                Poll::Ready(false) => {
-                    *listener = None;
-                    return Poll::Ready(self.state.load(Ordering::Acquire) >> 1 == 0);
-                }
+    /// The one wait algorithm, shared by [`Wait`] and the blocking waits (STYLE.md): look at the
+    /// count; if it is not zero, register the waker; look again; only then wait.
+    fn poll_zero(&self, key: &mut Option<usize>, waker: &Waker) -> Poll<()> {
+        if !self.look() {
+            self.zero.register(key, waker);
+            // The look after registering is the one that counts.
+            if !self.look() {
+                return Poll::Pending;
             }
         }
+        self.zero.unregister(key);
+        Poll::Ready(())
+    }
+
+    /// Whether the count is zero; every look also sets `WAITERS`, in one RMW. AcqRel: Acquire
+    /// pairs with the release sequence of `done()`s, so a zero read here comes with every
+    /// finished task's writes; Release publishes our registration (made before this RMW) to the
+    /// `done()` that reads the flag. That `done()` either comes after this RMW in the word's
+    /// order, sees the flag and wakes us, or before it, and we see its zero.
+    fn look(&self) -> bool {
+        self.state.fetch_or(WAITERS, Ordering::AcqRel) >> 1 == 0
     }
 }
 
@@ -416,9 +402,18 @@ impl fmt::Debug for AsyncWaitGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncWaitGroup")
             .field("count", &self.count())
-            .field("waiters", &self.inner.zero.total_listeners())
+            .field("waiters", &self.inner.zero.len())
             .finish()
     }
+}
+
+#[cold]
+#[track_caller]
+fn below_zero() -> ! {
+    panic!(
+        "AsyncWaitGroup::done() called with a count of zero: \
+         done() was called more times than add() counted"
+    )
 }
 
 #[cold]
@@ -437,7 +432,8 @@ fn overflow(old: usize, n: usize) -> ! {
 #[must_use = "futures do nothing unless polled"]
 pub struct Wait<'a> {
     inner: &'a Inner,
-    listener: Option<EventListener>,
+    /// Its place in the group's waker list while it waits.
+    key: Option<usize>,
 }
 
 impl Future for Wait<'_> {
@@ -445,12 +441,13 @@ impl Future for Wait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        this.inner
-            .poll_zero(&mut this.listener, |listener| {
-                let listener = listener.as_mut().expect("poll_zero hands over a listener");
-                Pin::new(listener).poll(cx).map(|()| true)
-            })
-            .map(|_| ())
+        this.inner.poll_zero(&mut this.key, cx.waker())
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        self.inner.zero.unregister(&mut self.key);
     }
 }
 
@@ -458,7 +455,7 @@ impl fmt::Debug for Wait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
             .field("count", &(self.inner.state.load(Ordering::Relaxed) >> 1))
-            .field("listening", &self.listener.is_some())
+            .field("listening", &self.key.is_some())
             .finish()
     }
 }

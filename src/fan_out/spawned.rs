@@ -8,7 +8,6 @@ use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use event_listener::EventListener;
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
@@ -238,14 +237,15 @@ pin_project! {
         future: Option<Fut>,
         shared: Arc<Shared<T>>,
         index: usize,
-        // Listens to the abort signal while the future is pending.
-        listener: Option<EventListener>,
+        // Its place in the abort signal's waker list while the future is pending.
+        listener: Option<usize>,
         reported: bool,
     }
 
     impl<Fut, T> PinnedDrop for Item<Fut, T> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
+            this.shared.abort.unlisten(*this.index, this.listener);
             if !*this.reported {
                 *this.reported = true;
                 if !this.shared.abort.is_set() {
