@@ -1114,6 +1114,11 @@ impl Waiting {
 /// # Cancel safety
 ///
 /// Cancel-safe: dropping it loses no permits and no place for anyone else.
+///
+/// # Panics
+///
+/// If polled again after it returned `Ready` (it is not fused): a second poll never takes
+/// permits a second time.
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
     sem: &'a Semaphore,
@@ -1153,6 +1158,10 @@ impl fmt::Debug for Acquire<'_> {
 /// # Cancel safety
 ///
 /// As [`Acquire`].
+///
+/// # Panics
+///
+/// As [`Acquire`], if polled again after it returned `Ready`.
 #[must_use = "futures do nothing unless polled"]
 pub struct AcquireOwned {
     sem: std::sync::Arc<Semaphore>,

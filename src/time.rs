@@ -113,6 +113,10 @@ pin_project! {
     /// # Cancel safety
     ///
     /// Dropping it drops the inner future and the timer.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it returned `Ready` (it is not fused).
     #[must_use = "futures do nothing unless polled"]
     pub struct Timeout<F> {
         #[pin]
@@ -121,6 +125,9 @@ pin_project! {
         // Set at the first poll that found the future pending: when the clock started, and the
         // timer for the deadline (`None` when the deadline is too far to represent).
         armed: Option<(Instant, Option<Timer>)>,
+        // Returned `Ready` once: polling again is the caller's bug and panics, rather than
+        // polling a finished inner future or waiting on a spent timer forever.
+        finished: bool,
     }
 }
 
@@ -130,6 +137,7 @@ impl<F> Timeout<F> {
             future,
             limit,
             armed: None,
+            finished: false,
         }
     }
 
@@ -154,8 +162,10 @@ impl<F: Future> Future for Timeout<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        assert!(!*this.finished, "a timeout polled after it completed");
         // The future first: a ready future wins against any deadline.
         if let Poll::Ready(output) = this.future.poll(cx) {
+            *this.finished = true;
             return Poll::Ready(Ok(output));
         }
         let (started, timer) = this.armed.get_or_insert_with(|| {
@@ -169,9 +179,12 @@ impl<F: Future> Future for Timeout<F> {
         });
         match timer {
             Some(timer) => match Pin::new(timer).poll(cx) {
-                Poll::Ready(_) => Poll::Ready(Err(Elapsed {
-                    waited: started.elapsed(),
-                })),
+                Poll::Ready(_) => {
+                    *this.finished = true;
+                    Poll::Ready(Err(Elapsed {
+                        waited: started.elapsed(),
+                    }))
+                }
                 Poll::Pending => Poll::Pending,
             },
             None => Poll::Pending,
