@@ -180,7 +180,7 @@ impl WaitList {
         entry
     }
 
-    /// The keys in FIFO order, for the rare walks (a resize that fails waiters, a close).
+    /// The keys in FIFO order, for the rare walk of a shrink that fails waiters.
     fn keys(&self) -> Vec<usize> {
         let mut keys = Vec::with_capacity(self.nodes.len());
         let mut at = self.head;

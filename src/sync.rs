@@ -46,6 +46,7 @@ pub(crate) fn block_on_until<F: std::future::Future>(
     let waker = std::task::Waker::from(unparker);
     let mut cx = Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
+    #[cfg_attr(loom, allow(unused_mut))] // only a deadline sets it
     let mut last_look = false;
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {

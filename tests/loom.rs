@@ -460,3 +460,144 @@ mod rate_limit {
         });
     }
 }
+
+/// Hostile wakers (issue 14): a waker that calls back into the primitive when it is woken, and
+/// one whose drop does. The wake-up cores wake and drop wakers only after releasing their lock,
+/// so none of these deadlocks (loom reports a thread blocked on a lock its own thread holds) in
+/// any interleaving with the notifying thread.
+mod reentrant {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Wake, Waker};
+    use taskgroup::{CancelToken, Semaphore};
+
+    /// Wakes `inner` after running `hook`, which re-enters the primitive.
+    struct Reenter {
+        hook: Box<dyn Fn() + Send + Sync>,
+        inner: Waker,
+    }
+
+    impl Wake for Reenter {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            (self.hook)();
+            self.inner.wake_by_ref();
+        }
+    }
+
+    /// Polls `future` with a waker that runs `hook` whenever it is woken.
+    fn reentering<F: Future + Unpin>(
+        mut future: F,
+        hook: impl Fn() + Send + Sync + 'static,
+    ) -> impl Future<Output = F::Output> {
+        let hook: std::sync::Arc<dyn Fn() + Send + Sync> = std::sync::Arc::new(hook);
+        std::future::poll_fn(move |cx| {
+            let hook = hook.clone();
+            let waker = Waker::from(std::sync::Arc::new(Reenter {
+                hook: Box::new(move || hook()),
+                inner: cx.waker().clone(),
+            }));
+            Pin::new(&mut future).poll(&mut Context::from_waker(&waker))
+        })
+    }
+
+    fn poll_noop<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+        Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// `done()` wakes a waiter whose waker, from inside `wake`, registers and drops another
+    /// waiter on the same group and takes the group through zero again (a second wake-up).
+    #[test]
+    fn done_wakes_a_waker_that_re_enters_the_group() {
+        loom::model(|| {
+            let wg = AsyncWaitGroup::new();
+            let guard = wg.guard();
+            let worker = thread::spawn(move || drop(guard));
+            let hook = {
+                let wg = wg.clone();
+                move || {
+                    wg.add(1);
+                    let mut again = Box::pin(wg.wait());
+                    assert!(poll_noop(&mut again).is_pending());
+                    drop(again);
+                    wg.done();
+                }
+            };
+            loom::future::block_on(reentering(Box::pin(wg.wait()), hook));
+            worker.join().unwrap();
+            assert_eq!(wg.count(), 0);
+        });
+    }
+
+    /// `cancel()` wakes a waiter whose waker, from inside `wake`, drops another waiter that was
+    /// registered on the same token.
+    #[test]
+    fn cancel_wakes_a_waker_that_drops_another_waiter() {
+        loom::model(|| {
+            // Leaked so that a `cancelled()` future can live in the `'static` waker; the token's
+            // tree uses std's `Arc`, which loom does not track for leaks.
+            let token: &'static CancelToken = Box::leak(Box::new(CancelToken::new()));
+            let mut other = Box::pin(token.cancelled());
+            assert!(poll_noop(&mut other).is_pending());
+            let other = std::sync::Mutex::new(Some(other));
+            let canceller = thread::spawn(move || token.cancel());
+            let hook = move || drop(other.lock().unwrap().take());
+            loom::future::block_on(reentering(Box::pin(token.cancelled()), hook));
+            canceller.join().unwrap();
+        });
+    }
+
+    /// A release hands the permit to a waiter whose waker re-enters the semaphore from inside
+    /// `wake`; a concurrent waiter is dropped meanwhile.
+    #[test]
+    fn a_release_wakes_a_waker_that_re_enters_the_semaphore() {
+        loom::model(|| {
+            let sem = std::sync::Arc::new(Semaphore::new(1));
+            let held = sem.clone().try_acquire_owned().unwrap();
+            let releaser = thread::spawn(move || drop(held));
+            let hook = {
+                let sem = sem.clone();
+                move || {
+                    let _ = sem.try_acquire();
+                    sem.add_permits(0);
+                }
+            };
+            let permit = loom::future::block_on(reentering(Box::pin(sem.acquire()), hook)).unwrap();
+            releaser.join().unwrap();
+            drop(permit);
+            assert_eq!(sem.available_permits(), 1);
+        });
+    }
+
+    /// tokio #5429: the waker a re-poll replaces owns a permit, so dropping it releases into
+    /// the semaphore whose queue is being updated, while another thread releases too.
+    #[test]
+    fn a_replaced_waker_that_owns_a_permit_releases_it() {
+        struct Holds(#[allow(dead_code)] taskgroup::OwnedSemaphorePermit);
+        impl Wake for Holds {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        loom::model(|| {
+            let sem = std::sync::Arc::new(Semaphore::new(2));
+            let in_waker = sem.clone().try_acquire_owned().unwrap();
+            let held = sem.clone().try_acquire_owned().unwrap();
+            let mut acquire = sem.clone().acquire_many_owned(2);
+            {
+                let waker = Waker::from(std::sync::Arc::new(Holds(in_waker)));
+                assert!(Pin::new(&mut acquire)
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending());
+            } // the queue holds the last clone of the permit-owning waker
+            let releaser = thread::spawn(move || drop(held));
+            let permit = loom::future::block_on(acquire).unwrap();
+            releaser.join().unwrap();
+            assert_eq!(permit.num_permits(), 2);
+            drop(permit);
+            assert_eq!(sem.available_permits(), 2);
+        });
+    }
+}
