@@ -352,6 +352,80 @@ impl CancelToken {
             cancelled: self.cancelled(),
         }
     }
+
+    /// Like [`cancelled`](Self::cancelled), taking the token by value: the future is
+    /// `'static`, to store in a struct or move into a spawned task (tokio-util's
+    /// `cancelled_owned`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping it loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let token = taskgroup::CancelToken::new();
+    /// let waiter = std::thread::spawn({
+    ///     let fired = token.clone().cancelled_owned();
+    ///     move || futures::executor::block_on(fired)
+    /// });
+    /// token.cancel();
+    /// waiter.join().unwrap();
+    /// # });
+    /// ```
+    pub fn cancelled_owned(self) -> CancelledOwned {
+        CancelledOwned {
+            token: self,
+            key: None,
+        }
+    }
+
+    /// Like [`run_until_cancelled`](Self::run_until_cancelled), taking the token by value: the
+    /// future is `'static` when `future` is.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel-safe as `future` itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let token = taskgroup::CancelToken::new();
+    /// let job = token.clone().run_until_cancelled_owned(async { 7 });
+    /// assert_eq!(job.await, Some(7));
+    /// token.cancel();
+    /// let job = token.run_until_cancelled_owned(std::future::pending::<()>());
+    /// assert_eq!(job.await, None);
+    /// # });
+    /// ```
+    pub fn run_until_cancelled_owned<F: Future>(self, future: F) -> RunUntilCancelledOwned<F> {
+        RunUntilCancelledOwned {
+            future,
+            cancelled: self.cancelled_owned(),
+        }
+    }
+
+    /// A guard that fires this token when it is dropped, unwinding included, unless
+    /// [`disarm`](DropGuard::disarm)ed (tokio-util's `drop_guard`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancelToken::new();
+    /// {
+    ///     let _guard = token.clone().drop_guard();
+    /// } // dropped: the token fires
+    /// assert!(token.is_cancelled());
+    ///
+    /// let token = taskgroup::CancelToken::new();
+    /// let kept = token.clone().drop_guard().disarm();
+    /// assert!(!token.is_cancelled() && !kept.is_cancelled());
+    /// ```
+    pub fn drop_guard(self) -> DropGuard {
+        DropGuard { token: Some(self) }
+    }
 }
 
 impl Default for CancelToken {
@@ -435,9 +509,146 @@ impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
     }
 }
 
+/// The future returned by [`CancelToken::cancelled_owned`]: ready once the token has fired.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping it loses nothing.
+#[must_use = "futures do nothing unless polled"]
+pub struct CancelledOwned {
+    token: CancelToken,
+    /// Its place in the token's waker list while it waits.
+    key: Option<usize>,
+}
+
+impl Future for CancelledOwned {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.token.node.flag.poll_set(&mut this.key, cx)
+    }
+}
+
+impl Drop for CancelledOwned {
+    fn drop(&mut self) {
+        self.token.node.flag.unlisten(&mut self.key);
+    }
+}
+
+impl fmt::Debug for CancelledOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelledOwned")
+            .field("cancelled", &self.token.is_cancelled())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The future returned by [`CancelToken::run_until_cancelled_owned`]: `Some(output)` if the
+    /// inner future finished first, `None` if the token fired first.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct RunUntilCancelledOwned<F> {
+        #[pin]
+        future: F,
+        cancelled: CancelledOwned,
+    }
+}
+
+impl<F: Future> Future for RunUntilCancelledOwned<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The token first, as in `RunUntilCancelled`.
+        if Pin::new(&mut *this.cancelled).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        this.future.poll(cx).map(Some)
+    }
+}
+
+impl<F> fmt::Debug for RunUntilCancelledOwned<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilCancelledOwned")
+            .field("cancelled", &self.cancelled.token.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Fires its [`CancelToken`] when dropped, unless disarmed: made by
+/// [`CancelToken::drop_guard`].
+#[must_use = "the token fires as soon as the guard is dropped"]
+pub struct DropGuard {
+    token: Option<CancelToken>,
+}
+
+impl DropGuard {
+    /// Gives the token back without firing it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancelToken::new().drop_guard().disarm();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    pub fn disarm(mut self) -> CancelToken {
+        self.token
+            .take()
+            .expect("a guard holds its token until disarmed")
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            token.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for DropGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DropGuard")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owned_forms_wait_for_the_token_and_a_drop_guard_fires_it_unless_disarmed() {
+        use futures::task::noop_waker_ref;
+        let cx = &mut Context::from_waker(noop_waker_ref());
+        let token = CancelToken::new();
+        let mut fired = Box::pin(token.clone().cancelled_owned());
+        let mut job = Box::pin(
+            token
+                .clone()
+                .run_until_cancelled_owned(std::future::pending::<()>()),
+        );
+        assert!(fired.as_mut().poll(cx).is_pending());
+        assert!(job.as_mut().poll(cx).is_pending());
+        let kept = token.clone().drop_guard().disarm();
+        assert!(!kept.is_cancelled());
+        let guard = token.clone().drop_guard();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _guard = guard;
+            panic!("the guard fires during unwinding");
+        }));
+        assert!(token.is_cancelled());
+        assert!(fired.as_mut().poll(cx).is_ready());
+        assert_eq!(job.as_mut().poll(cx), Poll::Ready(None));
+        // Born-fired: ready at once, the inner future never polled.
+        let never_polled = async { unreachable!("the token fired first") };
+        assert_eq!(
+            futures::executor::block_on(token.run_until_cancelled_owned(never_polled)),
+            None
+        );
+    }
 
     #[test]
     fn cancelling_fires_clones_and_children_but_not_parents() {

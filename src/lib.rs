@@ -144,7 +144,9 @@ mod time;
 mod unwind;
 mod wait_group;
 
-pub use cancel::{CancelToken, Cancelled, RunUntilCancelled};
+pub use cancel::{
+    CancelToken, Cancelled, CancelledOwned, DropGuard, RunUntilCancelled, RunUntilCancelledOwned,
+};
 pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
 #[cfg(not(loom))]
 pub use fan_out::RateLimited;

@@ -4,11 +4,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use taskgroup::{
-    Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, Elapsed, ErrGroup,
-    ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, FanOut, FanOutOrdered, FanOutSpawned,
-    FanOutWith, NotUntil, OwnedSemaphorePermit, RateAcquire, RateAcquireOwned, RateLimitError,
-    RateLimited, RateLimiter, RunUntilCancelled, Semaphore, SemaphorePermit, Timeout, Track,
-    TryAcquireError, TryFanOut, TryRateLimitError, Wait, WaitGroupGuard,
+    Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, CancelledOwned,
+    DropGuard, Elapsed, ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, FanOut,
+    FanOutOrdered, FanOutSpawned, FanOutWith, NotUntil, OwnedSemaphorePermit, RateAcquire,
+    RateAcquireOwned, RateLimitError, RateLimited, RateLimiter, RunUntilCancelled,
+    RunUntilCancelledOwned, Semaphore, SemaphorePermit, Timeout, Track, TryAcquireError, TryFanOut,
+    TryRateLimitError, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -107,6 +108,17 @@ fn cancel_types() {
     unpin::<Cancelled<'_>>();
     send::<RunUntilCancelled<'_, SendFut>>();
     unpin::<RunUntilCancelled<'_, SendFut>>();
+    // The owned forms move into spawned tasks.
+    send::<CancelledOwned>();
+    sync::<CancelledOwned>();
+    unpin::<CancelledOwned>();
+    static_::<CancelledOwned>();
+    send::<RunUntilCancelledOwned<SendFut>>();
+    unpin::<RunUntilCancelledOwned<SendFut>>();
+    static_::<RunUntilCancelledOwned<SendFut>>();
+    send::<DropGuard>();
+    sync::<DropGuard>();
+    static_::<DropGuard>();
 }
 
 #[test]

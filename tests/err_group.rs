@@ -33,6 +33,7 @@ runtime_tests!(
     a_spawner_used_after_the_group_finished_drops_the_future,
     nothing_runs_before_wait_is_polled,
     cancel_token_wakes_every_waiter,
+    owned_token_futures_move_into_spawned_tasks,
 );
 
 /// A local group, or a parallel one that spawns on runtime `R`.
@@ -497,6 +498,40 @@ fn cancel_token_wakes_every_waiter<R: Runtime + 'static>() {
         use futures::StreamExt;
         let seen: HashSet<usize> = done_rx.collect().await;
         assert_eq!(seen.len(), TASKS);
+    });
+}
+
+/// `cancelled_owned` and `run_until_cancelled_owned` are `'static`: spawned tasks take them
+/// without a borrow, and a `drop_guard` dropped in a task fires the token for all of them.
+fn owned_token_futures_move_into_spawned_tasks<R: Runtime + 'static>() {
+    R::block_on(async {
+        let token = CancelToken::new();
+        let (done_tx, done_rx) = futures::channel::mpsc::unbounded();
+        for i in 0..TASKS {
+            let done = done_tx.clone();
+            if i % 2 == 0 {
+                let fired = token.clone().cancelled_owned();
+                R::spawn(Box::pin(async move {
+                    fired.await;
+                    done.unbounded_send(Some(i)).unwrap();
+                }));
+            } else {
+                let work = token
+                    .clone()
+                    .run_until_cancelled_owned(std::future::pending::<usize>());
+                R::spawn(Box::pin(async move {
+                    done.unbounded_send(work.await).unwrap();
+                }));
+            }
+        }
+        drop(done_tx);
+        let guard = token.clone().drop_guard();
+        R::spawn(Box::pin(async move { drop(guard) }));
+        use futures::StreamExt;
+        let seen: Vec<Option<usize>> = done_rx.collect().await;
+        assert_eq!(seen.len(), TASKS);
+        assert_eq!(seen.iter().filter(|s| s.is_none()).count(), TASKS / 2);
+        assert!(token.is_cancelled());
     });
 }
 
