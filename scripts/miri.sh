@@ -38,6 +38,8 @@ echo "miri.sh: wait-group, timeout and auto-trait tests"
 cargo "+$TOOLCHAIN" miri test --test wait_group --test wait_group_props --test auto_traits
 echo "miri.sh: semaphore tests"
 cargo "+$TOOLCHAIN" miri test --test semaphore --test semaphore_props
+echo "miri.sh: hostile wakers and racing misuse (issue 14)"
+cargo "+$TOOLCHAIN" miri test --test hostile_wakers
 echo "miri.sh: error-group and cancel-token tests"
 cargo "+$TOOLCHAIN" miri test --test err_group --test err_group_props
 echo "miri.sh: fan-out tests"

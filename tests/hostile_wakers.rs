@@ -23,8 +23,12 @@ use taskgroup::{
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `f` on its own thread and fails the test if it has not finished within 10 s; a panic
-/// inside `f` is propagated with its original payload.
+/// How long a test body may take before it counts as deadlocked. Miri is far slower, and
+/// reports a deadlock on its own.
+const DEADLOCK_AFTER: Duration = Duration::from_secs(if cfg!(miri) { 3600 } else { 10 });
+
+/// Runs `f` on its own thread and fails the test if it has not finished within
+/// [`DEADLOCK_AFTER`]; a panic inside `f` is propagated with its original payload.
 fn no_deadlock(name: &str, f: impl FnOnce() + Send + 'static) {
     let (tx, rx) = mpsc::channel();
     let body = std::thread::Builder::new()
@@ -34,13 +38,15 @@ fn no_deadlock(name: &str, f: impl FnOnce() + Send + 'static) {
             let _ = tx.send(());
         })
         .expect("spawn the test body");
-    match rx.recv_timeout(Duration::from_secs(10)) {
+    match rx.recv_timeout(DEADLOCK_AFTER) {
         Ok(()) | Err(RecvTimeoutError::Disconnected) => {
             if let Err(payload) = body.join() {
                 std::panic::resume_unwind(payload);
             }
         }
-        Err(RecvTimeoutError::Timeout) => panic!("deadlocked: {name} did not finish within 10 s"),
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("deadlocked: {name} did not finish within {DEADLOCK_AFTER:?}")
+        }
     }
 }
 
