@@ -26,12 +26,13 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 // `Waker::from` needs std's `Arc`; the wakers' shared state is on the loom switch.
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
 use crate::cancel::{Abort, CancelToken};
-use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
+use crate::in_flight::{InFlight, Parent};
+use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::unwind;
 
 /// A spawned job, boxed once: the user's future and its reporting wrapper in one allocation.
@@ -193,8 +194,9 @@ struct Shared<'scope, T, E> {
     /// The group's own hard cancellation (first error, panic, drop): jobs drop their future at
     /// their next poll. Separate from `token`, whose firing by a user is cooperative.
     abort: Abort,
-    /// Wakes the `wait()` future.
-    wake: StdArc<WakeQueue>,
+    /// Wakes the `wait()` future: the parent of the local jobs' in-flight set, notified by
+    /// spawns and by the parallel jobs' reports.
+    wake: StdArc<Parent>,
     /// `Some` in the parallel form.
     spawn: Option<SpawnFn<'scope>>,
 }
@@ -341,7 +343,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
                     finished: AtomicUsize::new(0),
                     token: CancelToken::new(),
                     abort: Abort::new(),
-                    wake: StdArc::new(WakeQueue::new()),
+                    wake: StdArc::new(Parent::new()),
                     spawn,
                 }),
             },
@@ -902,8 +904,8 @@ where
 struct Driver<'scope, T, E> {
     core: Core<'scope, T, E>,
     fail_fast: bool,
-    /// Local form: the running jobs, polled here.
-    local: Local<'scope, T, E>,
+    /// Local form: the running jobs, polled here (tagged with their spawn index).
+    local: InFlight<LocalTask<'scope, T, E>, usize>,
     /// Local form: what the jobs came to.
     results: Results<T, E>,
     /// Jobs taken from the queue to start (a buffer kept between polls).
@@ -926,7 +928,7 @@ impl<'scope, T, E> Driver<'scope, T, E> {
         Self {
             core,
             fail_fast,
-            local: Local::new(wake),
+            local: InFlight::with_parent(wake),
             results: Results::new(),
             starting: Vec::new(),
             ended: 0,
@@ -983,28 +985,20 @@ impl<'scope, T, E> Driver<'scope, T, E> {
         assert!(!self.done, "an ErrGroup's wait() polled after it returned");
         // Polls of woken jobs in this call; past the budget, yield to the executor so that a
         // job that keeps waking itself cannot starve it.
-        let budget = self.local.len().max(32);
-        let mut repolls = 0;
+        let mut budget = self.local.len().max(32);
         loop {
-            // Register first, then look: whatever happens after this is a wake-up.
-            let notified = self
-                .core
-                .shared
-                .wake
-                .take(cx.waker(), &mut self.local.woken);
-            let mut progress = notified || !self.local.woken.is_empty();
-            repolls += self.local.woken.len();
-            let mut woken = std::mem::take(&mut self.local.woken);
-            for &slot in &woken {
-                if self.core.shared.abort.is_set() {
-                    break;
-                }
-                if let Some((index, outcome)) = self.local.poll_slot(slot) {
-                    self.record(index, outcome);
+            let mut progress = self.core.shared.wake.take_notified();
+            // The woken local jobs, until none is left (the set then registers our waker) or a
+            // failure stops the group.
+            while !self.core.shared.abort.is_set() {
+                match self.local.poll_next(cx, &mut budget, &mut lost_none) {
+                    Poll::Ready(Some((index, outcome))) => {
+                        self.record(index, outcome);
+                        progress = true;
+                    }
+                    Poll::Ready(None) | Poll::Pending => break,
                 }
             }
-            woken.clear();
-            self.local.woken = woken;
 
             if !self.core.shared.abort.is_set() {
                 self.flush();
@@ -1023,7 +1017,9 @@ impl<'scope, T, E> Driver<'scope, T, E> {
                             }
                         }
                         Queued::Local(index, task) => {
-                            if let Some((index, outcome)) = self.local.start(index, task) {
+                            if let Some((index, outcome)) =
+                                self.local.push(task, index, &mut lost_none)
+                            {
                                 self.record(index, outcome);
                             }
                         }
@@ -1062,9 +1058,17 @@ impl<'scope, T, E> Driver<'scope, T, E> {
             }
             drop(state);
             if !progress {
+                // Register (the set did if it has jobs; not if it is empty), then look once
+                // more for a notification: the look after registering is the one that counts.
+                self.core.shared.wake.register(cx.waker());
+                if self.core.shared.wake.take_notified() {
+                    continue;
+                }
                 return Poll::Pending;
             }
-            if repolls > budget {
+            if budget == 0 {
+                // Out of polls for this call: yield to the executor, so that a job that keeps
+                // waking itself cannot starve it, and come back at once.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
@@ -1172,189 +1176,10 @@ impl<'scope, T, E> Future for ErrGroupWaitAll<'scope, T, E> {
     }
 }
 
-/// The local form's executor: a slab of running jobs, each with its own waker that queues its
-/// slot for the driver.
-struct Local<'scope, T, E> {
-    slots: Vec<Slot<'scope, T, E>>,
-    free: Vec<usize>,
-    running: usize,
-    queue: StdArc<WakeQueue>,
-    /// Slots woken since the last look (a buffer swapped with the queue's).
-    woken: Vec<usize>,
-}
-
-struct Slot<'scope, T, E> {
-    /// The running job and its spawn index.
-    job: Option<(usize, LocalTask<'scope, T, E>)>,
-    node: StdArc<SlotWaker>,
-    waker: Waker,
-}
-
-impl<'scope, T, E> Local<'scope, T, E> {
-    fn new(queue: StdArc<WakeQueue>) -> Self {
-        Self {
-            slots: Vec::new(),
-            free: Vec::new(),
-            running: 0,
-            queue,
-            woken: Vec::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.running
-    }
-
-    /// Puts job `index` in a slot and polls it once; returns its outcome if it finished.
-    fn start(
-        &mut self,
-        index: usize,
-        task: LocalTask<'scope, T, E>,
-    ) -> Option<(usize, Outcome<T, E>)> {
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                let node = StdArc::new(SlotWaker {
-                    slot: self.slots.len(),
-                    queued: AtomicBool::new(false),
-                    queue: self.queue.clone(),
-                });
-                self.slots.push(Slot {
-                    job: None,
-                    waker: Waker::from(node.clone()),
-                    node,
-                });
-                self.slots.len() - 1
-            }
-        };
-        self.slots[slot].job = Some((index, task));
-        self.running += 1;
-        self.poll_slot(slot)
-    }
-
-    /// Polls the job in `slot`, if any; returns its outcome if it finished.
-    fn poll_slot(&mut self, slot: usize) -> Option<(usize, Outcome<T, E>)> {
-        let entry = &mut self.slots[slot];
-        // `None`: a stale wake-up for a slot whose job already finished.
-        let (_, task) = entry.job.as_mut()?;
-        // Cleared before the poll: a wake-up during the poll queues the slot again.
-        entry.node.queued.store(false, Ordering::Release);
-        let Poll::Ready(outcome) = task.as_mut().poll(&mut Context::from_waker(&entry.waker))
-        else {
-            return None;
-        };
-        let (index, _) = entry.job.take().expect("the job just polled");
-        self.running -= 1;
-        // Reuse the slot's waker unless a clone of it is still held somewhere (our two
-        // references: `node` and `waker`); a stale clone would only cause a spurious poll, but
-        // a fresh node keeps its `queued` flag honest.
-        if StdArc::strong_count(&entry.node) != 2 {
-            entry.node = StdArc::new(SlotWaker {
-                slot,
-                queued: AtomicBool::new(false),
-                queue: self.queue.clone(),
-            });
-            entry.waker = Waker::from(entry.node.clone());
-        }
-        self.free.push(slot);
-        Some((index, outcome))
-    }
-
-    /// Drops every running job; returns how many there were, and the payloads of those whose
-    /// drop code panicked.
-    fn clear(&mut self) -> (usize, Vec<Box<dyn Any + Send>>) {
-        let mut dropped = 0;
-        let mut panics = Vec::new();
-        for slot in &mut self.slots {
-            if let Some(job) = slot.job.take() {
-                dropped += 1;
-                panics.extend(drop_catching(job));
-            }
-        }
-        self.running = 0;
-        self.free.clear();
-        self.free.extend(0..self.slots.len());
-        (dropped, panics)
-    }
-}
-
-/// Where wake-ups for the driver meet: slots woken by their job's waker, and notifications
-/// (a spawn, a parallel job's report).
-struct WakeQueue {
-    state: Mutex<WakeState>,
-}
-
-struct WakeState {
-    slots: Vec<usize>,
-    notified: bool,
-    waker: Option<Waker>,
-}
-
-impl WakeQueue {
-    fn new() -> Self {
-        Self {
-            state: Mutex::new(WakeState {
-                slots: Vec::new(),
-                notified: false,
-                waker: None,
-            }),
-        }
-    }
-
-    fn push(&self, slot: usize) {
-        let waker = {
-            let mut state = lock(&self.state);
-            state.slots.push(slot);
-            state.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    fn notify(&self) {
-        let waker = {
-            let mut state = lock(&self.state);
-            state.notified = true;
-            state.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    /// Registers `waker` and swaps the woken slots into `out` (empty on entry); returns whether
-    /// there was a notification.
-    fn take(&self, waker: &Waker, out: &mut Vec<usize>) -> bool {
-        let mut state = lock(&self.state);
-        std::mem::swap(&mut state.slots, out);
-        let old = match &state.waker {
-            Some(w) if w.will_wake(waker) => None,
-            _ => state.waker.replace(waker.clone()),
-        };
-        let notified = std::mem::take(&mut state.notified);
-        drop(state);
-        drop(old); // executor code, outside the lock
-        notified
-    }
-}
-
-struct SlotWaker {
-    slot: usize,
-    queued: AtomicBool,
-    queue: StdArc<WakeQueue>,
-}
-
-impl Wake for SlotWaker {
-    fn wake(self: StdArc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &StdArc<Self>) {
-        if !self.queued.swap(true, Ordering::AcqRel) {
-            self.queue.push(self.slot);
-        }
-    }
+/// A local job never panics out of its poll (its wrapper catches), so the in-flight set never
+/// loses one.
+fn lost_none(_index: usize) {
+    unreachable!("a local job's wrapper catches its panics")
 }
 
 impl<'scope, T, E> fmt::Debug for ErrGroup<'scope, T, E> {

@@ -135,6 +135,7 @@
 mod cancel;
 mod err_group;
 mod fan_out;
+mod in_flight;
 mod notify;
 mod rate_limit;
 mod semaphore;

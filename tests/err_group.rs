@@ -701,3 +701,45 @@ fn a_later_error_is_dropped_outside_the_groups_lock() {
         assert!(outcome.is_err());
     });
 }
+
+/// A group whose `wait()` spends its whole poll budget on jobs that finish must wake itself
+/// before returning `Pending`: returning without a wake-up left it hanging (found while moving
+/// the local form onto the in-flight engine).
+#[test]
+fn a_wait_that_spends_its_poll_budget_wakes_itself() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for (tasks, limit) in [(33, 4), (40, 4), (200, 64), (1000, usize::MAX)] {
+        let mut group = ErrGroup::<usize, ()>::new();
+        if limit != usize::MAX {
+            group.set_limit(limit);
+        }
+        for i in 0..tasks {
+            group.spawn(async move {
+                yield_now().await;
+                Ok(i)
+            });
+        }
+        let mut wait = Box::pin(group.wait());
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let values = loop {
+            count.0.store(0, Ordering::SeqCst);
+            match wait.as_mut().poll(&mut Context::from_waker(&waker)) {
+                Poll::Ready(values) => break values.unwrap(),
+                Poll::Pending => assert!(
+                    count.0.load(Ordering::SeqCst) > 0,
+                    "{tasks} tasks, limit {limit}: Pending without a wake-up"
+                ),
+            }
+        };
+        assert_eq!(values, (0..tasks).collect::<Vec<_>>());
+    }
+}

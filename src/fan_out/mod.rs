@@ -21,7 +21,7 @@
 //!
 //! # How it works
 //!
-//! The local adapters keep their futures in a slab (`in_flight.rs`): one pinned box per slot,
+//! The local adapters keep their futures in a slab (`src/in_flight.rs`, the crate's one local engine): one pinned box per slot,
 //! reused for every future that slot runs, and one waker per slot that sets the slot's bit in
 //! a ready bitmap. A wake-up is one atomic `fetch_or`; the stream polls only the futures whose
 //! bit is set, and registers its own waker only when it is about to return `Pending`.
@@ -36,7 +36,6 @@ use futures_core::Stream;
 use crate::RateLimiter;
 use crate::Semaphore;
 
-mod in_flight;
 mod ordered;
 #[cfg(not(loom))]
 mod rate_limited;

@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use super::in_flight::InFlight;
 use super::{check_limit, queued_size_hint};
+use crate::in_flight::InFlight;
 
 pin_project! {
     /// Stream returned by [`FanOutExt::fan_out`](super::FanOutExt::fan_out).

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
-use super::in_flight::InFlight;
 use super::queued_size_hint;
+use crate::in_flight::InFlight;
 use crate::semaphore::{AcquireOwned, OwnedSemaphorePermit, Semaphore};
 
 pin_project! {

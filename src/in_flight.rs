@@ -1,5 +1,6 @@
-//! The in-flight set behind the local adapters: a slab of pinned futures, each slot with one
-//! reusable waker that marks the slot in a ready bitmap.
+//! The in-flight engine: a slab of pinned futures, each slot with one reusable waker that marks
+//! the slot in a ready bitmap. Every local set of futures in the crate runs on it: the fan-out
+//! adapters and the local `ErrGroup`'s driver.
 //!
 //! Each future lives in a `Pin<Box<Option<Fut>>>` that belongs to its slot and outlives it:
 //! a new future is written into the box in place (`Pin::set`), so the set allocates once per
@@ -10,16 +11,21 @@
 //! parent's waker is only registered when the driver is about to return `Pending` (and taken by
 //! the first wake-up after), so futures that wake themselves while the driver polls them cost at
 //! most one wake-up of the parent per `Pending`, usually none.
+//!
+//! The parent is shared with whoever else must wake the driver ([`Parent::notify`]: the error
+//! group's spawns and its spawned jobs' reports), so the driver registers one waker, once.
 
 use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use crate::unwind::Payload;
 use std::pin::Pin;
 // `Waker::from` needs std's `Arc`; the shared state it points at is on the loom switch.
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
 /// Slots per word of the ready bitmap.
 const BITS: usize = usize::BITS as usize;
@@ -46,9 +52,12 @@ struct Slot<Fut, Tag> {
     waker: Waker,
 }
 
-/// Where the slots' wakers find the task that polls the stream.
-struct Parent {
+/// Where the slots' wakers find the task that polls the set (the parent); others wake it with
+/// [`notify`](Self::notify).
+pub(crate) struct Parent {
     waker: Mutex<Option<Waker>>,
+    /// A notification from outside the set, not yet taken by the driver.
+    notified: AtomicBool,
 }
 
 /// A word of the ready bitmap: bit `i` set means slot `index * BITS + i` was woken.
@@ -80,6 +89,28 @@ impl Wake for SlotWaker {
 }
 
 impl Parent {
+    pub(crate) fn new() -> Self {
+        Self {
+            waker: Mutex::new(None),
+            notified: AtomicBool::new(false),
+        }
+    }
+
+    /// Wakes the driver for something outside the set (a spawn, a report): remembered until
+    /// [`take_notified`](Self::take_notified), so a driver that registers and then takes it
+    /// misses none.
+    pub(crate) fn notify(&self) {
+        // Release: what the notifier did before is seen by the driver that takes the flag.
+        self.notified.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    /// Whether a notification came since the last call.
+    pub(crate) fn take_notified(&self) -> bool {
+        // A load first: no write to the line when nothing came. Acquire: pairs with `notify`.
+        self.notified.load(Ordering::Relaxed) && self.notified.swap(false, Ordering::Acquire)
+    }
+
     fn wake(&self) {
         // The lock orders this against `register`: either the driver's look at the words after
         // registering sees our bit, or we see its waker here.
@@ -89,7 +120,10 @@ impl Parent {
         }
     }
 
-    fn register(&self, waker: &Waker) {
+    /// Leaves `waker` to be woken by the next wake-up of a slot or notification. Register, then
+    /// look (at the slots' words, at `take_notified`): the look after registering is the one
+    /// that counts.
+    pub(crate) fn register(&self, waker: &Waker) {
         let old = {
             let mut slot = lock(&self.waker);
             match &*slot {
@@ -103,6 +137,11 @@ impl Parent {
 
 impl<Fut: Future, Tag> InFlight<Fut, Tag> {
     pub(crate) fn new() -> Self {
+        Self::with_parent(StdArc::new(Parent::new()))
+    }
+
+    /// A set whose slots wake `parent`, which others may notify too.
+    pub(crate) fn with_parent(parent: StdArc<Parent>) -> Self {
         Self {
             slots: Vec::new(),
             free: Vec::new(),
@@ -110,9 +149,7 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
             words: Vec::new(),
             taken: Vec::new(),
             cursor: 0,
-            parent: StdArc::new(Parent {
-                waker: Mutex::new(None),
-            }),
+            parent,
         }
     }
 
@@ -251,6 +288,24 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
         self.free.push(index);
         slot.future.set(None);
         Some((tag, output))
+    }
+
+    /// Drops every running future, each inside a catch; returns how many there were and the
+    /// payloads of those whose drop code panicked. Their tags are dropped.
+    pub(crate) fn clear(&mut self) -> (usize, Vec<Payload>) {
+        let mut dropped = 0;
+        let mut panics = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if slot.tag.take().is_some() {
+                dropped += 1;
+                self.free.push(index);
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| slot.future.set(None))) {
+                    panics.push(payload);
+                }
+            }
+        }
+        self.len = 0;
+        (dropped, panics)
     }
 
     /// The next woken slot taken from the words, lowest index first.
