@@ -31,6 +31,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use pin_project_lite::pin_project;
 
 use crate::cancel::{Abort, CancelToken};
+use crate::notify::Ticket;
 use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::unwind;
 
@@ -839,7 +840,7 @@ pin_project! {
         shared: Arc<Shared<'scope, T, E>>,
         index: usize,
         // Its place in the abort signal's waker list while the future is pending.
-        listener: Option<usize>,
+        listener: Option<Ticket>,
         reported: bool,
     }
 
