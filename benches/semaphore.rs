@@ -14,15 +14,22 @@
 //! The floor of the uncontended scenarios is the least any counting semaphore does: a
 //! compare-and-swap loop that takes one permit if there is one, and a `fetch_add` that gives it
 //! back.
+//!
+//! The `queued_*` scenarios keep N acquires queued on a semaphore with no permits (N = 1 000 and
+//! 100 000) and time one operation on a waiter in the middle of that queue: re-polling it with
+//! another waker, or dropping it and queueing a new acquire at the back. Both are O(1) whatever
+//! the queue's length for a queue that finds a waiter by its key (taskgroup since issue 14,
+//! tokio's intrusive list, async-lock's event-listener list), O(N) for one that searches for it.
 
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use futures::task::noop_waker_ref;
 use tokio::runtime::{Builder, Runtime};
 
@@ -471,12 +478,190 @@ fn contended_smol(c: &mut Criterion) {
     drop(pool);
 }
 
+/// A waker that does nothing. Each `Arc` of it is a waker of its own: two of them are not
+/// `will_wake` of each other, so polling a queued acquire with one and then the other really
+/// replaces the waker its queue holds.
+struct NoopWake;
+
+impl Wake for NoopWake {
+    fn wake(self: Arc<Self>) {}
+
+    fn wake_by_ref(self: &Arc<Self>) {}
+}
+
+/// N acquires queued on a semaphore with no permits, boxed and pinned, in queue order: the
+/// future in slot `i` is the `i`-th in the semaphore's queue.
+struct QueuedAcquires<F, M> {
+    futures: Vec<Pin<Box<F>>>,
+    make: M,
+    /// The two wakers the queued futures are polled with, in turn.
+    wakers: [Waker; 2],
+    /// Which of `wakers` the next poll uses.
+    turn: usize,
+    /// The next slot `drop_requeue` replaces, in `from..N`.
+    next: usize,
+}
+
+impl<F, M> QueuedAcquires<F, M>
+where
+    F: Future,
+    M: FnMut() -> F,
+{
+    /// Queues `n` acquires made by `make`, each polled once with the first waker.
+    fn new(n: usize, mut make: M) -> Self {
+        let wakers = [
+            Waker::from(Arc::new(NoopWake)),
+            Waker::from(Arc::new(NoopWake)),
+        ];
+        let mut futures: Vec<_> = (0..n).map(|_| Box::pin(make())).collect();
+        let cx = &mut Context::from_waker(&wakers[0]);
+        for fut in &mut futures {
+            assert!(fut.as_mut().poll(cx).is_pending(), "no permits, yet ready");
+        }
+        Self {
+            futures,
+            make,
+            wakers,
+            turn: 0,
+            next: 0,
+        }
+    }
+
+    /// Polls the acquire in `slot` again, with the other waker than last time.
+    #[inline]
+    fn repoll(&mut self, slot: usize) {
+        self.turn ^= 1;
+        let cx = &mut Context::from_waker(&self.wakers[self.turn]);
+        let fut = black_box(&mut self.futures[slot]).as_mut();
+        assert!(fut.poll(cx).is_pending(), "no permits, yet ready");
+    }
+
+    /// Drops the acquire at queue position `from` and queues a new one at the back, so the
+    /// queue keeps its length. The slots `from..N` are cycled through oldest first: the slots
+    /// before `from` are never touched, so the oldest of the rest is always `from`-th in the
+    /// queue, and its replacement goes last.
+    #[inline]
+    fn drop_requeue(&mut self, from: usize) {
+        if self.next < from || self.next >= self.futures.len() {
+            self.next = from;
+        }
+        let fut = &mut self.futures[self.next];
+        self.next += 1;
+        // In place: the old future is dropped (leaving the queue), then the new one is written
+        // and polled (joining it at the back); no allocation.
+        fut.set((self.make)());
+        let cx = &mut Context::from_waker(&self.wakers[0]);
+        assert!(fut.as_mut().poll(cx).is_pending(), "no permits, yet ready");
+    }
+}
+
+/// One line of a `queued_repoll_*` group: `n` acquires queued by `make`, and each iteration
+/// re-polls the one in the middle of the queue with the other of two wakers. The queue is built
+/// once (on the first run, so a filtered-out line builds nothing) and kept across iterations.
+fn repoll_line<F, M>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, n: usize, make: M)
+where
+    F: Future,
+    M: FnMut() -> F,
+{
+    let mut make = Some(make);
+    let mut queue = None;
+    g.bench_function(name, |b| {
+        let queue =
+            queue.get_or_insert_with(|| QueuedAcquires::new(n, make.take().expect("built once")));
+        b.iter(|| queue.repoll(n / 2))
+    });
+}
+
+/// One line of a `queued_drop_requeue_*` group: `n` acquires queued by `make`, and each
+/// iteration drops the one at queue position `from` and queues a new one at the back.
+fn drop_requeue_line<F, M>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    n: usize,
+    from: usize,
+    make: M,
+) where
+    F: Future,
+    M: FnMut() -> F,
+{
+    let mut make = Some(make);
+    let mut queue = None;
+    g.bench_function(name, |b| {
+        let queue =
+            queue.get_or_insert_with(|| QueuedAcquires::new(n, make.take().expect("built once")));
+        b.iter(|| queue.drop_requeue(from))
+    });
+}
+
+/// `n` acquires queued on `Semaphore::new(0)`; each iteration re-polls the one in the middle of
+/// the queue (position n / 2) with a different waker than its last poll, so the stored waker is
+/// replaced every time. A queue that finds the waiter by its key does this in O(1); one that
+/// searches for it walks n / 2 entries.
+fn queued_repoll(c: &mut Criterion, group: &str, n: usize) {
+    let mut g = c.benchmark_group(group);
+
+    let sem = taskgroup::Semaphore::new(0);
+    repoll_line(&mut g, "taskgroup", n, || sem.acquire());
+
+    let sem = tokio::sync::Semaphore::new(0);
+    repoll_line(&mut g, "tokio", n, || sem.acquire());
+
+    let sem = async_lock::Semaphore::new(0);
+    repoll_line(&mut g, "async_lock", n, || sem.acquire());
+
+    g.finish();
+}
+
+/// `n` acquires queued on `Semaphore::new(0)`; each iteration drops the one in the middle of the
+/// queue (position n / 2) and queues a new acquire at the back, so the queue stays n long.
+///
+/// The `_front` lines drop the head of the queue instead, which no implementation has to search
+/// for: their time is the fixed cost of a drop and a re-queue, to subtract from the line
+/// without the suffix to see what finding and unlinking a waiter in the middle costs.
+fn queued_drop_requeue(c: &mut Criterion, group: &str, n: usize) {
+    let mut g = c.benchmark_group(group);
+
+    let sem = taskgroup::Semaphore::new(0);
+    drop_requeue_line(&mut g, "taskgroup", n, n / 2, || sem.acquire());
+    drop_requeue_line(&mut g, "taskgroup_front", n, 0, || sem.acquire());
+
+    let sem = tokio::sync::Semaphore::new(0);
+    drop_requeue_line(&mut g, "tokio", n, n / 2, || sem.acquire());
+    drop_requeue_line(&mut g, "tokio_front", n, 0, || sem.acquire());
+
+    let sem = async_lock::Semaphore::new(0);
+    drop_requeue_line(&mut g, "async_lock", n, n / 2, || sem.acquire());
+    drop_requeue_line(&mut g, "async_lock_front", n, 0, || sem.acquire());
+
+    g.finish();
+}
+
+fn queued_repoll_1k(c: &mut Criterion) {
+    queued_repoll(c, "queued_repoll_1k", 1_000);
+}
+
+fn queued_repoll_100k(c: &mut Criterion) {
+    queued_repoll(c, "queued_repoll_100k", 100_000);
+}
+
+fn queued_drop_requeue_1k(c: &mut Criterion) {
+    queued_drop_requeue(c, "queued_drop_requeue_1k", 1_000);
+}
+
+fn queued_drop_requeue_100k(c: &mut Criterion) {
+    queued_drop_requeue(c, "queued_drop_requeue_100k", 100_000);
+}
+
 criterion_group!(
     benches,
     uncontended_try_acquire,
     uncontended_acquire_await,
     contended_tokio_mt_64x4,
     weighted_tokio_mt,
-    contended_smol
+    contended_smol,
+    queued_repoll_1k,
+    queued_repoll_100k,
+    queued_drop_requeue_1k,
+    queued_drop_requeue_100k
 );
 criterion_main!(benches);

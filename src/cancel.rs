@@ -10,13 +10,13 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::notify::WakerList;
+use crate::notify::{Ticket, WakerList};
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 
 /// A one-way signal: a flag that is set once, and the wakers of everyone waiting for it.
 /// The token's core, and the error group's hard-abort signal for its spawned tasks.
 ///
-/// A waiter keeps its registration key in an `Option<usize>` between polls and hands it back to
+/// A waiter keeps its registration ticket in an `Option<Ticket>` between polls and hands it back to
 /// [`unlisten`](Self::unlisten) when it is dropped.
 pub(crate) struct Flag {
     set: AtomicBool,
@@ -51,7 +51,7 @@ impl Flag {
 
     /// Polls until the flag is set, keeping the registration in `key` between polls: look,
     /// register, look again.
-    pub(crate) fn poll_set(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_set(&self, key: &mut Option<Ticket>, cx: &mut Context<'_>) -> Poll<()> {
         if !self.is_set() {
             self.wakers.register(key, cx.waker());
             if !self.is_set() {
@@ -63,7 +63,7 @@ impl Flag {
     }
 
     /// Drops the registration in `key`, if any: O(1).
-    pub(crate) fn unlisten(&self, key: &mut Option<usize>) {
+    pub(crate) fn unlisten(&self, key: &mut Option<Ticket>) {
         self.wakers.unregister(key);
     }
 }
@@ -98,14 +98,14 @@ impl Abort {
     pub(crate) fn poll_set(
         &self,
         index: usize,
-        key: &mut Option<usize>,
+        key: &mut Option<Ticket>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         self.shards[index % self.shards.len()].poll_set(key, cx)
     }
 
     /// Drops job `index`'s registration, if any.
-    pub(crate) fn unlisten(&self, index: usize, key: &mut Option<usize>) {
+    pub(crate) fn unlisten(&self, index: usize, key: &mut Option<Ticket>) {
         self.shards[index % self.shards.len()].unlisten(key);
     }
 }
@@ -451,7 +451,7 @@ impl fmt::Debug for CancelToken {
 pub struct Cancelled<'a> {
     token: &'a CancelToken,
     /// Its place in the token's waker list while it waits.
-    key: Option<usize>,
+    key: Option<Ticket>,
 }
 
 impl Future for Cancelled<'_> {
@@ -518,7 +518,7 @@ impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
 pub struct CancelledOwned {
     token: CancelToken,
     /// Its place in the token's waker list while it waits.
-    key: Option<usize>,
+    key: Option<Ticket>,
 }
 
 impl Future for CancelledOwned {

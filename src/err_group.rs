@@ -32,6 +32,7 @@ use pin_project_lite::pin_project;
 
 use crate::cancel::{Abort, CancelToken};
 use crate::in_flight::{InFlight, Parent};
+use crate::notify::Ticket;
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::unwind;
 
@@ -841,7 +842,7 @@ pin_project! {
         shared: Arc<Shared<'scope, T, E>>,
         index: usize,
         // Its place in the abort signal's waker list while the future is pending.
-        listener: Option<usize>,
+        listener: Option<Ticket>,
         reported: bool,
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-use crate::notify::WakerList;
+use crate::notify::{Ticket, WakerList};
 use crate::sync::{block_on, block_on_until, fence, Arc, AtomicUsize, Ordering};
 
 /// The state word is `count << 1 | WAITERS`.
@@ -370,7 +370,7 @@ impl AsyncWaitGroup {
 impl Inner {
     /// The one wait algorithm, shared by [`Wait`] and the blocking waits (STYLE.md): look at the
     /// count; if it is not zero, register the waker; look again; only then wait.
-    fn poll_zero(&self, key: &mut Option<usize>, waker: &Waker) -> Poll<()> {
+    fn poll_zero(&self, key: &mut Option<Ticket>, waker: &Waker) -> Poll<()> {
         if !self.look() {
             self.zero.register(key, waker);
             // The look after registering is the one that counts.
@@ -433,7 +433,7 @@ fn overflow(old: usize, n: usize) -> ! {
 pub struct Wait<'a> {
     inner: &'a Inner,
     /// Its place in the group's waker list while it waits.
-    key: Option<usize>,
+    key: Option<Ticket>,
 }
 
 impl Future for Wait<'_> {

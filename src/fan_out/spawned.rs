@@ -13,6 +13,7 @@ use pin_project_lite::pin_project;
 
 use super::{check_limit, queued_size_hint};
 use crate::cancel::Abort;
+use crate::notify::Ticket;
 use crate::sync::{lock, Arc, Mutex};
 use crate::unwind::{poll_catching, Payload};
 
@@ -238,7 +239,7 @@ pin_project! {
         shared: Arc<Shared<T>>,
         index: usize,
         // Its place in the abort signal's waker list while the future is pending.
-        listener: Option<usize>,
+        listener: Option<Ticket>,
         reported: bool,
     }
 
