@@ -14,7 +14,8 @@ use crate::notify::{Ticket, WakerList};
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 
 /// A one-way signal: a flag that is set once, and the wakers of everyone waiting for it.
-/// The token's core, and the error group's hard-abort signal for its spawned tasks.
+/// The token's core, and the shards of the hard-abort signal of spawned work
+/// (`crate::supervise::Abort`).
 ///
 /// A waiter keeps its registration ticket in an `Option<Ticket>` between polls and hands it back to
 /// [`unlisten`](Self::unlisten) when it is dropped.
@@ -65,48 +66,6 @@ impl Flag {
     /// Drops the registration in `key`, if any: O(1).
     pub(crate) fn unlisten(&self, key: &mut Option<Ticket>) {
         self.wakers.unregister(key);
-    }
-}
-
-/// A hard-abort signal for spawned work (the error group's parallel jobs, the spawned fan-out's
-/// items), split over a few flags: each job registers its listener on the flag of its index, so
-/// jobs pending on different worker threads rarely contend for one listener list (measured: a
-/// quarter of the time of the error-group bench `cancel_10k_pending_mt` went to one list).
-pub(crate) struct Abort {
-    shards: [Flag; 4],
-}
-
-impl Abort {
-    pub(crate) fn new() -> Self {
-        Self {
-            shards: std::array::from_fn(|_| Flag::new()),
-        }
-    }
-
-    /// Sets every shard; shard 0 first, the one `is_set` reads.
-    pub(crate) fn set(&self) {
-        for shard in &self.shards {
-            shard.set();
-        }
-    }
-
-    pub(crate) fn is_set(&self) -> bool {
-        self.shards[0].is_set()
-    }
-
-    /// Polls until the shard of job `index` is set.
-    pub(crate) fn poll_set(
-        &self,
-        index: usize,
-        key: &mut Option<Ticket>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
-        self.shards[index % self.shards.len()].poll_set(key, cx)
-    }
-
-    /// Drops job `index`'s registration, if any.
-    pub(crate) fn unlisten(&self, index: usize, key: &mut Option<Ticket>) {
-        self.shards[index % self.shards.len()].unlisten(key);
     }
 }
 

@@ -6,13 +6,13 @@
 //! Every spawned future is boxed once, in a wrapper that catches its panic and drops it as soon
 //! as it finishes. The two forms differ in who polls it and who keeps the books:
 //!
-//! - Local form: the [`Driver`] inside `wait()` polls the jobs itself (a small executor with
-//!   one reusable waker per slot) and records their outcomes in its own storage, so a job
-//!   costs no lock and no reference count beyond its queue entry.
-//! - Parallel form: each [`Job`] runs on the user's executor and reports its outcome (a value,
-//!   an error, a panic, or being dropped) exactly once into the shared [`State`]; while
-//!   pending it listens to the abort flag, so that it drops its future at its next poll once
-//!   the group is cancelled.
+//! - Local form: the [`Driver`] inside `wait()` polls the jobs itself, on the crate's in-flight
+//!   engine (`crate::in_flight`, the fan-out adapters' too), and records their outcomes in its
+//!   own storage, so a job costs no lock and no reference count beyond its queue entry.
+//! - Parallel form: each job is a [`Supervised`] task (`crate::supervise`, `fan_out_spawned`'s
+//!   too) on the user's executor; it reports its outcome (a value, an error, a panic, or being
+//!   dropped) exactly once into the shared [`State`], and drops its future at its next poll
+//!   once the group is cancelled.
 //!
 //! Either way the first error or panic fires the token, then sets the abort flag and drops the
 //! queued jobs. `unfinished` counts jobs spawned and not yet finished or dropped; the group is
@@ -30,17 +30,10 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::cancel::{Abort, CancelToken};
+use crate::cancel::CancelToken;
 use crate::in_flight::{InFlight, Parent};
-use crate::notify::Ticket;
+use crate::supervise::{poll_catching, Abort, Report, SpawnFn, Supervised, Task};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
-use crate::unwind;
-
-/// A spawned job, boxed once: the user's future and its reporting wrapper in one allocation.
-type Task<'scope> = Pin<Box<dyn Future<Output = ()> + Send + 'scope>>;
-
-/// The spawn function of the parallel form.
-type SpawnFn<'scope> = StdArc<dyn Fn(Task<'scope>) + Send + Sync + 'scope>;
 
 /// A group of tasks that fail together: Go's `errgroup.Group`, structured and runtime-agnostic.
 ///
@@ -248,11 +241,7 @@ enum Failure {
 }
 
 /// How a job ended.
-enum Outcome<T, E> {
-    Done(Result<T, E>),
-    Panicked(Box<dyn Any + Send>),
-    Dropped,
-}
+type Outcome<T, E> = crate::supervise::Outcome<Result<T, E>>;
 
 impl<T, E> Results<T, E> {
     fn new() -> Self {
@@ -663,23 +652,15 @@ where
         // future can still be handed back untouched.
         let mut job = match this.spawn {
             None => Err(Box::new(LocalJob::new(future))),
-            Some(_) => Ok(Box::new(Job {
-                future: Some(future),
-                shared: this.clone(),
-                index: 0,
-                listener: None,
-                reported: false,
-            })),
+            Some(_) => Ok(Box::new(Supervised::new(future, this.clone(), 0))),
         };
         let mut state = lock(&this.state);
         if state.closed || (limited && this.unfinished.load(Ordering::Relaxed) >= state.limit) {
             drop(state);
             return Err(match &mut job {
                 Err(local) => local.future.take(),
-                Ok(spawned) => {
-                    spawned.reported = true; // it never joined: its drop must not report
-                    spawned.future.take()
-                }
+                // It never joined: nothing is reported for it.
+                Ok(spawned) => spawned.take_unstarted(),
             }
             .expect("the future is still in its job"));
         }
@@ -689,7 +670,7 @@ where
         state.queue.push_back(match job {
             Err(local) => Queued::Local(index, Box::into_pin(local)),
             Ok(mut spawned) => {
-                spawned.index = index;
+                spawned.set_index(index);
                 Queued::Spawned(Box::into_pin(spawned))
             }
         });
@@ -787,26 +768,6 @@ fn drop_catching<X>(value: X) -> Option<Box<dyn Any + Send>> {
     catch_unwind(AssertUnwindSafe(move || drop(value))).err()
 }
 
-/// Polls a job's future, catching a panic; drops the future as soon as it is done (before
-/// anyone hears of it, so its drop code runs before `wait()` returns).
-fn poll_catching<F, T, E>(future: Pin<&mut Option<F>>, cx: &mut Context<'_>) -> Poll<Outcome<T, E>>
-where
-    F: Future<Output = Result<T, E>>,
-{
-    unwind::poll_catching(future, cx).map(|polled| match polled {
-        Ok(result) => Outcome::Done(result),
-        Err(payload) => Outcome::Panicked(payload),
-    })
-}
-
-/// Drops a parallel job's future because the group aborted; a panic there is the task's.
-fn drop_future<F, T, E>(mut future: Pin<&mut Option<F>>) -> Outcome<T, E> {
-    match catch_unwind(AssertUnwindSafe(|| future.set(None))) {
-        Ok(()) => Outcome::Dropped,
-        Err(payload) => Outcome::Panicked(payload),
-    }
-}
-
 pin_project! {
     /// A local job: the user's future, polled by the driver.
     struct LocalJob<F> {
@@ -830,74 +791,20 @@ where
     type Output = Outcome<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T, E>> {
+        // Dropped as soon as it is done, inside the catch: its drop code runs before the group
+        // records it, and a panic there is the task's.
         poll_catching(self.project().future, cx)
     }
 }
 
-pin_project! {
-    /// A parallel job: the user's future, run by the executor, reporting its own outcome.
-    struct Job<'scope, F, T, E> {
-        #[pin]
-        future: Option<F>,
-        shared: Arc<Shared<'scope, T, E>>,
-        index: usize,
-        // Its place in the abort signal's waker list while the future is pending.
-        listener: Option<Ticket>,
-        reported: bool,
+/// The parallel jobs' owner: they find the abort signal and report through the shared state.
+impl<'scope, T, E> Report<Result<T, E>> for Arc<Shared<'scope, T, E>> {
+    fn abort_signal(&self) -> &Abort {
+        &self.abort
     }
 
-    impl<'scope, F, T, E> PinnedDrop for Job<'scope, F, T, E> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            this.shared.abort.unlisten(*this.index, this.listener);
-            if !*this.reported {
-                *this.reported = true;
-                // The future goes first: its drop code runs before the group hears of it. A
-                // panic there is the task's panic.
-                let mut future = this.future;
-                let outcome = match catch_unwind(AssertUnwindSafe(|| future.set(None))) {
-                    Ok(()) => Outcome::Dropped,
-                    Err(payload) => Outcome::Panicked(payload),
-                };
-                this.shared.report(*this.index, outcome);
-            }
-        }
-    }
-}
-
-impl<F, T, E> Future for Job<'_, F, T, E>
-where
-    F: Future<Output = Result<T, E>>,
-{
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut this = self.project();
-        if *this.reported {
-            return Poll::Ready(());
-        }
-        let shared = &**this.shared;
-        let outcome = if shared.abort.is_set() {
-            drop_future(this.future.as_mut())
-        } else {
-            match poll_catching(this.future.as_mut(), cx) {
-                Poll::Ready(outcome) => outcome,
-                Poll::Pending => {
-                    if shared
-                        .abort
-                        .poll_set(*this.index, this.listener, cx)
-                        .is_pending()
-                    {
-                        return Poll::Pending;
-                    }
-                    // Aborted while we were pending: drop the future now.
-                    drop_future(this.future.as_mut())
-                }
-            }
-        };
-        *this.reported = true;
-        shared.report(*this.index, outcome);
-        Poll::Ready(())
+    fn report(&self, index: usize, outcome: Outcome<T, E>) {
+        Shared::report(self, index, outcome);
     }
 }
 

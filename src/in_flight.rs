@@ -19,7 +19,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use crate::unwind::Payload;
+use crate::supervise::Payload;
 use std::pin::Pin;
 // `Waker::from` needs std's `Arc`; the shared state it points at is on the loom switch.
 use std::sync::Arc as StdArc;

@@ -139,10 +139,10 @@ mod in_flight;
 mod notify;
 mod rate_limit;
 mod semaphore;
+mod supervise;
 mod sync;
 #[cfg(not(loom))]
 mod time;
-mod unwind;
 mod wait_group;
 
 pub use cancel::{

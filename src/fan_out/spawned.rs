@@ -12,24 +12,8 @@ use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
 use super::{check_limit, queued_size_hint};
-use crate::cancel::Abort;
-use crate::notify::Ticket;
+use crate::supervise::{Abort, Outcome, Report, SpawnFn, Supervised, Task};
 use crate::sync::{lock, Arc, Mutex};
-use crate::unwind::{poll_catching, Payload};
-
-/// A spawned item, the shape every runtime's spawn takes.
-type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-/// The spawn function.
-type SpawnFn = Box<dyn Fn(Task) + Send + Sync + 'static>;
-
-/// What became of a spawned item.
-enum Outcome<T> {
-    Done(T),
-    Panicked(Payload),
-    /// Its executor dropped it before it finished (a runtime shutting down).
-    Dropped,
-}
 
 /// Shared by the stream and its spawned items.
 struct Shared<T> {
@@ -45,8 +29,13 @@ struct Queue<T> {
     waker: Option<Waker>,
 }
 
-impl<T> Shared<T> {
-    fn report(&self, outcome: Outcome<T>) {
+/// The items' owner: each item is a [`Supervised`] task that reports into the queue.
+impl<T> Report<T> for Arc<Shared<T>> {
+    fn abort_signal(&self) -> &Abort {
+        &self.abort
+    }
+
+    fn report(&self, _index: usize, outcome: Outcome<T>) {
         let waker = {
             let mut queue = lock(&self.queue);
             queue.outcomes.push_back(outcome);
@@ -77,7 +66,7 @@ pin_project! {
         source_done: bool,
         f: F,
         limit: usize,
-        spawn: SpawnFn,
+        spawn: SpawnFn<'static>,
         shared: AbortOnDrop<T>,
         // Items spawned whose outcome the stream has not yet taken from `taken`.
         in_flight: usize,
@@ -99,7 +88,7 @@ where
     #[track_caller]
     pub(super) fn new<S>(source: St, limit: usize, spawn: S, f: F) -> Self
     where
-        S: Fn(Task) + Send + Sync + 'static,
+        S: Fn(Task<'static>) + Send + Sync + 'static,
     {
         check_limit("fan_out_spawned", limit);
         Self {
@@ -107,7 +96,7 @@ where
             source_done: false,
             f,
             limit,
-            spawn: Box::new(spawn),
+            spawn: std::sync::Arc::new(spawn),
             shared: AbortOnDrop(Arc::new(Shared {
                 queue: Mutex::new(Queue {
                     outcomes: VecDeque::new(),
@@ -134,13 +123,8 @@ where
         while !*self.source_done && *self.in_flight < *self.limit {
             match self.source.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
-                    let job = Item {
-                        future: Some((self.f)(item)),
-                        shared: self.shared.0.clone(),
-                        index: *self.spawned,
-                        listener: None,
-                        reported: false,
-                    };
+                    // The index picks the item's abort shard.
+                    let job = Supervised::new((self.f)(item), self.shared.0.clone(), *self.spawned);
                     *self.in_flight += 1;
                     *self.spawned = self.spawned.wrapping_add(1);
                     (self.spawn)(Box::pin(job));
@@ -228,75 +212,5 @@ impl<St, F, T> fmt::Debug for FanOutSpawned<St, F, T> {
             .field("in_flight", &self.in_flight)
             .field("source_done", &self.source_done)
             .finish()
-    }
-}
-
-pin_project! {
-    /// One spawned item: the user's future, run by the executor, reporting its outcome once.
-    struct Item<Fut, T> {
-        #[pin]
-        future: Option<Fut>,
-        shared: Arc<Shared<T>>,
-        index: usize,
-        // Its place in the abort signal's waker list while the future is pending.
-        listener: Option<Ticket>,
-        reported: bool,
-    }
-
-    impl<Fut, T> PinnedDrop for Item<Fut, T> {
-        fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            this.shared.abort.unlisten(*this.index, this.listener);
-            if !*this.reported {
-                *this.reported = true;
-                if !this.shared.abort.is_set() {
-                    // Dropped by its executor, not by us: say so (before the future's drop code,
-                    // which may panic) rather than let the stream wait for it forever.
-                    this.shared.report(Outcome::Dropped);
-                }
-                this.future.set(None);
-            }
-        }
-    }
-}
-
-impl<Fut, T> Future for Item<Fut, T>
-where
-    Fut: Future<Output = T>,
-{
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut this = self.project();
-        if *this.reported {
-            return Poll::Ready(());
-        }
-        let shared = &**this.shared;
-        if !shared.abort.is_set() {
-            let outcome = match poll_catching(this.future.as_mut(), cx) {
-                Poll::Ready(Ok(output)) => Outcome::Done(output),
-                Poll::Ready(Err(payload)) => Outcome::Panicked(payload),
-                Poll::Pending => {
-                    if shared
-                        .abort
-                        .poll_set(*this.index, this.listener, cx)
-                        .is_pending()
-                    {
-                        return Poll::Pending;
-                    }
-                    // The stream was dropped while we were pending: fall through to the drop.
-                    *this.reported = true;
-                    this.future.set(None);
-                    return Poll::Ready(());
-                }
-            };
-            *this.reported = true;
-            shared.report(outcome);
-            return Poll::Ready(());
-        }
-        // Nobody waits for the output: drop the future now.
-        *this.reported = true;
-        this.future.set(None);
-        Poll::Ready(())
     }
 }
