@@ -1,32 +1,7 @@
 //! [`RateLimiter`]: calls per second beside calls at once, FIFO, on any executor.
 //!
-//! # The engine
-//!
-//! A generic cell rate algorithm (GCRA) in its virtual-scheduling form, over one atomic word.
-//! Time is a `u64` of nanoseconds on the limiter's own clock: [`ORIGIN`] plus the time since the
-//! limiter was created. The word, `booked`, is the start of the latest booked slot (once the
-//! bucket is in debt); every request of `n` slots, with `T = per / rate` and burst `b`, does
-//!
-//! ```text
-//! before = max(booked, now - b·T)   // an idle limiter refills, up to a full burst
-//! after  = before + n·T             // the new value of `booked`
-//! start  = max(after, now)          // when this request may go
-//! ```
-//!
-//! in one compare-and-swap. A request is booked in the order of those CASes (the order in which
-//! callers first polled), and its start never comes before an earlier booking's, so a thousand
-//! waiters cost one timer each and wake one at a time, at their own slot. Any run of grants
-//! `i..=k` whose starts fall in a window of length `L` has `booked` grow by their total cost from
-//! at least `start_i - b·T + n_i·T` to at most `start_k`, so they hold at most `b + L / T` slots:
-//! the window bound.
-//!
-//! Because `booked` holds a start time and not a count of tokens, a change of rate needs no
-//! conversion: slots already booked keep their times, and the next booking is spaced at the new
-//! interval after them (FIFO holds across [`RateLimiter::set_rate`]).
-//!
-//! A waiter that is dropped before its slot swaps `booked` back from its `after` to its `before`,
-//! which succeeds only if nobody booked after it; otherwise its slot stays unused and those behind
-//! it keep theirs.
+//! The public front: the API and its documentation. The GCRA core and the clock are in
+//! [`gcra`], the acquire futures and their state machine in [`acquire`].
 //!
 //! # Measurements
 //!
@@ -42,23 +17,21 @@
 
 use std::error::Error;
 use std::fmt;
-#[cfg(not(loom))]
-use std::future::Future;
-#[cfg(not(loom))]
-use std::pin::Pin;
-#[cfg(not(loom))]
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-#[cfg(not(loom))]
-use async_io::Timer;
 
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 
-/// The limiter's clock reads `ORIGIN` at its creation. Times are offset by it so that
-/// `now - b·T` needs no sign for bursts lasting up to 146 years, and the initial `booked` of 0
-/// means "long ago": a new limiter starts with a full burst.
-const ORIGIN: u64 = 1 << 62;
+use gcra::{check_span, interval, TryAt, ORIGIN};
+
+#[cfg(not(loom))]
+mod acquire;
+mod gcra;
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+#[cfg(not(loom))]
+pub use acquire::{RateAcquire, RateAcquireOwned};
+pub use gcra::RateBooking;
 
 /// Limits how often something may start: `rate` slots per `per`, in the order asked.
 ///
@@ -99,7 +72,8 @@ const ORIGIN: u64 = 1 << 62;
 ///
 /// [`Semaphore`]: crate::Semaphore
 pub struct RateLimiter {
-    /// The start of the latest booked slot, on the limiter's clock (see the module docs).
+    /// The start of the latest booked slot, on the limiter's clock (see the module docs of
+    /// [`gcra`]).
     booked: AtomicU64,
     /// `T`: nanoseconds per slot, `per / rate` rounded up. Written under `config`'s lock.
     interval: AtomicU64,
@@ -240,10 +214,7 @@ impl RateLimiter {
     /// ```
     #[cfg(not(loom))]
     pub fn acquire_many(&self, n: u32) -> RateAcquire<'_> {
-        RateAcquire {
-            limiter: self,
-            waiting: Waiting::new(n),
-        }
+        RateAcquire::new(self, n)
     }
 
     /// Like [`acquire`](Self::acquire), for an `Arc<RateLimiter>`: the future is `'static`, to
@@ -299,10 +270,7 @@ impl RateLimiter {
     /// ```
     #[cfg(not(loom))]
     pub fn acquire_many_owned(self: std::sync::Arc<Self>, n: u32) -> RateAcquireOwned {
-        RateAcquireOwned {
-            limiter: self,
-            waiting: Waiting::new(n),
-        }
+        RateAcquireOwned::new(self, n)
     }
 
     /// Blocks the current thread until a slot starts; for threads that are not async. Do not
@@ -442,199 +410,6 @@ impl RateLimiter {
         self.interval.store(interval, Ordering::Relaxed);
         *config = (rate, per);
     }
-
-    /// The limiter's clock: [`ORIGIN`] plus the time since it was created, in nanoseconds.
-    #[inline]
-    fn now(&self) -> u64 {
-        virtual_time(self.epoch.elapsed())
-    }
-
-    /// The instant a time on the limiter's clock stands for; `None` past what an `Instant` holds
-    /// (a slot centuries away, from an absurd rate).
-    fn instant(&self, at: u64) -> Option<Instant> {
-        self.epoch
-            .checked_add(Duration::from_nanos(at.saturating_sub(ORIGIN)))
-    }
-
-    /// `b·T` and `n·T` for the current interval.
-    #[inline]
-    fn costs(&self, n: u32) -> (u64, u64) {
-        // Relaxed: see `set_rate`.
-        let interval = self.interval.load(Ordering::Relaxed);
-        (
-            interval.saturating_mul(u64::from(self.burst)),
-            interval.saturating_mul(u64::from(n)),
-        )
-    }
-
-    /// Books `n` slots (`0 < n <= burst`) at `now`: one CAS loop, never waits.
-    fn reserve(&self, n: u32, now: u64) -> RateBooking {
-        let (tolerance, cost) = self.costs(n);
-        let full = now.saturating_sub(tolerance);
-        // Relaxed throughout: `booked` is the only shared state and every update is a CAS on it,
-        // so all bookings are ordered by its modification order alone; nothing else is published.
-        let mut booked = self.booked.load(Ordering::Relaxed);
-        loop {
-            let before = booked.max(full);
-            let after = before.saturating_add(cost);
-            match self.booked.compare_exchange_weak(
-                booked,
-                after,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    return RateBooking {
-                        start: after.max(now),
-                        before,
-                        after,
-                    }
-                }
-                Err(actual) => booked = actual,
-            }
-        }
-    }
-
-    /// Takes `n` slots at `now` if they start by `now`; otherwise says when they would.
-    #[inline]
-    fn try_at(&self, n: u32, now: u64) -> Result<(), TryAt> {
-        if n > self.burst {
-            return Err(TryAt::TooLarge);
-        }
-        if n == 0 {
-            return Ok(()); // nothing to wait for, even behind a queue
-        }
-        let (tolerance, cost) = self.costs(n);
-        let full = now.saturating_sub(tolerance);
-        // Relaxed: as in `reserve`.
-        let mut booked = self.booked.load(Ordering::Relaxed);
-        loop {
-            let after = booked.max(full).saturating_add(cost);
-            if after > now {
-                // A slot booked ahead (a queued waiter) or a spent burst: no barging.
-                return Err(TryAt::NotUntil(after));
-            }
-            match self.booked.compare_exchange_weak(
-                booked,
-                after,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(actual) => booked = actual,
-            }
-        }
-    }
-
-    /// Gives a booking back if it is still the latest; returns whether it was.
-    fn give_back(&self, booking: &RateBooking) -> bool {
-        // Relaxed: as in `reserve`. `booked` only returns to a booking's `after` by undoing, in
-        // reverse order, the bookings made on top of it, so a success means nobody holds a slot
-        // after this one.
-        self.booked
-            .compare_exchange(
-                booking.after,
-                booking.before,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            )
-            .is_ok()
-    }
-}
-
-// The clock-independent reservation core, for the property tests and loom models. Not part of
-// the public API: no semver promise. Times are durations since the limiter was created, passed
-// in rather than read from the clock; do not mix them with the real-time methods on one limiter.
-impl RateLimiter {
-    /// Books `n` slots at virtual time `now` (what the first poll of
-    /// [`acquire_many`](Self::acquire_many) does).
-    #[doc(hidden)]
-    pub fn __reserve_at(&self, n: u32, now: Duration) -> Result<RateBooking, RateLimitError> {
-        if n > self.burst {
-            return Err(RateLimitError::TooLarge {
-                requested: n,
-                burst: self.burst,
-            });
-        }
-        Ok(self.reserve(n, virtual_time(now)))
-    }
-
-    /// [`try_acquire_many`](Self::try_acquire_many) at virtual time `now`; `Err(Some(t))` says
-    /// when the slots would be free, `Err(None)` that `n` exceeds the burst.
-    #[doc(hidden)]
-    pub fn __try_acquire_at(&self, n: u32, now: Duration) -> Result<(), Option<Duration>> {
-        self.try_at(n, virtual_time(now)).map_err(|e| match e {
-            TryAt::TooLarge => None,
-            TryAt::NotUntil(at) => Some(Duration::from_nanos(at - ORIGIN)),
-        })
-    }
-
-    /// What dropping a waiting acquire does: gives the booking back if it is still the latest.
-    #[doc(hidden)]
-    pub fn __give_back(&self, booking: &RateBooking) -> bool {
-        self.give_back(booking)
-    }
-}
-
-/// A duration since the epoch on the limiter's clock (saturating after 146 years). Seconds and
-/// nanoseconds apart, which is cheaper than `as_nanos`'s 128-bit product.
-#[inline]
-fn virtual_time(since: Duration) -> u64 {
-    since
-        .as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(since.subsec_nanos()))
-        .saturating_add(ORIGIN)
-}
-
-/// One booking of the reservation core. Not part of the public API.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateBooking {
-    /// When the slots start, on the limiter's clock.
-    start: u64,
-    /// `booked` before and after this booking: a give-back swaps `after` back to `before`.
-    before: u64,
-    after: u64,
-}
-
-impl RateBooking {
-    /// When the slots start, as a duration since the limiter was created.
-    #[doc(hidden)]
-    pub fn start(&self) -> Duration {
-        Duration::from_nanos(self.start - ORIGIN)
-    }
-}
-
-enum TryAt {
-    TooLarge,
-    NotUntil(u64),
-}
-
-/// Refuses a burst of `burst` slots of `interval` ns that spans more than the clock's origin
-/// leaves room for (`RateLimiter::MAX_SPAN`).
-#[track_caller]
-fn check_span(what: &str, interval: u64, burst: u32) {
-    let span = u128::from(interval) * u128::from(burst);
-    assert!(
-        span <= u128::from(ORIGIN),
-        "RateLimiter::{what}: a burst of {burst} slot(s) of {:?} each spans more than \
-         RateLimiter::MAX_SPAN (about 146 years); for a budget that never refills, use a \
-         Semaphore and forget its permits",
-        Duration::from_nanos(interval)
-    );
-}
-
-/// `per / rate` in nanoseconds, rounded up (so the rate is never exceeded), at least 1.
-#[track_caller]
-fn interval(what: &str, rate: u32, per: Duration) -> u64 {
-    assert!(rate > 0, "RateLimiter::{what}: the rate must be at least 1");
-    assert!(
-        !per.is_zero(),
-        "RateLimiter::{what}: the period `per` must be longer than zero"
-    );
-    let nanos = per.as_nanos().div_ceil(u128::from(rate));
-    u64::try_from(nanos).unwrap_or(u64::MAX).max(1)
 }
 
 impl fmt::Debug for RateLimiter {
@@ -651,211 +426,6 @@ impl fmt::Debug for RateLimiter {
                 &Duration::from_nanos(booked.saturating_sub(now)),
             )
             .finish()
-    }
-}
-
-/// The state machine shared by [`RateAcquire`] and [`RateAcquireOwned`].
-#[cfg(not(loom))]
-struct Waiting {
-    n: u32,
-    state: State,
-}
-
-#[cfg(not(loom))]
-enum State {
-    /// Not polled yet: nothing booked.
-    Start,
-    /// Booked; the timer fires at the booking's start.
-    Booked {
-        booking: RateBooking,
-        timer: Timer,
-    },
-    Done,
-}
-
-#[cfg(not(loom))]
-impl Waiting {
-    fn new(n: u32) -> Self {
-        Self {
-            n,
-            state: State::Start,
-        }
-    }
-
-    /// Books at the first poll (or fails, or is ready at once), then waits for the one timer.
-    fn poll(
-        &mut self,
-        limiter: &RateLimiter,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(), RateLimitError>> {
-        if let State::Start = self.state {
-            let n = self.n;
-            if n == 0 {
-                self.state = State::Done;
-                return Poll::Ready(Ok(()));
-            }
-            if n > limiter.burst {
-                self.state = State::Done;
-                return Poll::Ready(Err(RateLimitError::TooLarge {
-                    requested: n,
-                    burst: limiter.burst,
-                }));
-            }
-            let now = limiter.now();
-            let booking = limiter.reserve(n, now);
-            if booking.start <= now {
-                self.state = State::Done;
-                return Poll::Ready(Ok(()));
-            }
-            let timer = limiter
-                .instant(booking.start)
-                .map_or_else(Timer::never, Timer::at);
-            self.state = State::Booked { booking, timer };
-        }
-        match &mut self.state {
-            State::Booked { timer, .. } => match Pin::new(timer).poll(cx) {
-                Poll::Ready(_) => {
-                    self.state = State::Done;
-                    Poll::Ready(Ok(()))
-                }
-                Poll::Pending => Poll::Pending,
-            },
-            State::Done => panic!("a rate-limiter acquire polled after it completed"),
-            State::Start => unreachable!(),
-        }
-    }
-
-    /// The future was dropped: give the booking back if it is still the latest.
-    fn cancel(&mut self, limiter: &RateLimiter) {
-        if let State::Booked { booking, .. } = &self.state {
-            limiter.give_back(booking);
-        }
-    }
-
-    fn debug(&self, name: &str, limiter: &RateLimiter, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Start => "not polled",
-            State::Booked { .. } => "waiting",
-            State::Done => "done",
-        };
-        let mut d = f.debug_struct(name);
-        d.field("slots", &self.n).field("state", &state);
-        if let State::Booked { booking, .. } = &self.state {
-            let starts_in = booking.start.saturating_sub(limiter.now());
-            d.field("starts_in", &Duration::from_nanos(starts_in));
-        }
-        d.finish()
-    }
-}
-
-/// Future returned by [`RateLimiter::acquire`] and [`RateLimiter::acquire_many`].
-///
-/// It books its slot at its first poll, not when it is created.
-///
-/// # Cancel safety
-///
-/// Dropping it before its slot gives the slot back if nobody booked after it, and never delays
-/// those behind it.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use taskgroup::{RateAcquire, RateLimiter};
-///
-/// # futures::executor::block_on(async {
-/// let limiter = RateLimiter::new(1, Duration::from_secs(3600));
-/// let first: RateAcquire<'_> = limiter.acquire();
-/// let second = limiter.acquire(); // nothing booked yet
-/// drop(second);
-/// first.await.unwrap(); // the free slot
-/// assert!(format!("{limiter:?}").contains("burst: 1"));
-/// # });
-/// ```
-#[cfg(not(loom))]
-#[must_use = "futures do nothing unless polled"]
-pub struct RateAcquire<'a> {
-    limiter: &'a RateLimiter,
-    waiting: Waiting,
-}
-
-#[cfg(not(loom))]
-impl Future for RateAcquire<'_> {
-    type Output = Result<(), RateLimitError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        this.waiting.poll(this.limiter, cx)
-    }
-}
-
-#[cfg(not(loom))]
-impl Drop for RateAcquire<'_> {
-    fn drop(&mut self) {
-        self.waiting.cancel(self.limiter);
-    }
-}
-
-#[cfg(not(loom))]
-impl fmt::Debug for RateAcquire<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.waiting.debug("RateAcquire", self.limiter, f)
-    }
-}
-
-/// Future returned by [`RateLimiter::acquire_owned`] and [`RateLimiter::acquire_many_owned`]:
-/// holds an `Arc<RateLimiter>`, so it is `'static` and can be stored or moved into a spawned
-/// task.
-///
-/// # Cancel safety
-///
-/// As [`RateAcquire`].
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::Arc;
-/// use std::time::Duration;
-/// use taskgroup::{RateAcquireOwned, RateLimiter};
-///
-/// struct Client {
-///     pending: Option<RateAcquireOwned>, // a struct can hold the owned form
-/// }
-///
-/// # futures::executor::block_on(async {
-/// let limiter = Arc::new(RateLimiter::new(100, Duration::from_secs(1)));
-/// let mut client = Client { pending: Some(limiter.acquire_owned()) };
-/// client.pending.take().unwrap().await.unwrap();
-/// # });
-/// ```
-#[cfg(not(loom))]
-#[must_use = "futures do nothing unless polled"]
-pub struct RateAcquireOwned {
-    limiter: std::sync::Arc<RateLimiter>,
-    waiting: Waiting,
-}
-
-#[cfg(not(loom))]
-impl Future for RateAcquireOwned {
-    type Output = Result<(), RateLimitError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        this.waiting.poll(&this.limiter, cx)
-    }
-}
-
-#[cfg(not(loom))]
-impl Drop for RateAcquireOwned {
-    fn drop(&mut self) {
-        self.waiting.cancel(&self.limiter);
-    }
-}
-
-#[cfg(not(loom))]
-impl fmt::Debug for RateAcquireOwned {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.waiting.debug("RateAcquireOwned", &self.limiter, f)
     }
 }
 
@@ -1017,230 +587,5 @@ impl Error for TryRateLimitError {
 impl From<NotUntil> for TryRateLimitError {
     fn from(not_until: NotUntil) -> Self {
         Self::NotUntil(not_until)
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-    use futures::task::noop_waker_ref;
-
-    const MS: Duration = Duration::from_millis(1);
-
-    fn poll<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-        Pin::new(fut).poll(&mut Context::from_waker(noop_waker_ref()))
-    }
-
-    fn at(ms: u64) -> Duration {
-        Duration::from_millis(ms)
-    }
-
-    #[test]
-    fn bookings_are_spaced_one_interval_apart_after_the_burst() {
-        let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(3);
-        let starts: Vec<_> = (0..6)
-            .map(|_| limiter.__reserve_at(1, at(0)).unwrap().start())
-            .collect();
-        assert_eq!(starts, [at(0), at(0), at(0), at(100), at(200), at(300)]);
-    }
-
-    #[test]
-    fn an_idle_limiter_refills_up_to_one_burst() {
-        let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(2);
-        for _ in 0..2 {
-            assert!(limiter.__try_acquire_at(1, at(0)).is_ok());
-        }
-        assert_eq!(limiter.__try_acquire_at(1, at(0)), Err(Some(at(100))));
-        assert!(limiter.__try_acquire_at(1, at(100)).is_ok());
-        // A long pause refills two, not more.
-        assert!(limiter.__try_acquire_at(2, at(10_000)).is_ok());
-        assert_eq!(
-            limiter.__try_acquire_at(1, at(10_000)),
-            Err(Some(at(10_100)))
-        );
-    }
-
-    #[test]
-    fn try_acquire_never_barges_past_a_booking() {
-        let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(2);
-        assert!(limiter.__try_acquire_at(1, at(0)).is_ok());
-        let waiter = limiter.__reserve_at(2, at(0)).unwrap();
-        assert_eq!(waiter.start(), at(100));
-        assert_eq!(limiter.__try_acquire_at(1, at(50)), Err(Some(at(200))));
-    }
-
-    #[test]
-    fn the_latest_booking_gives_its_slot_back_and_others_keep_theirs() {
-        let limiter = RateLimiter::new(10, Duration::from_secs(1));
-        let first = limiter.__reserve_at(1, at(0)).unwrap();
-        let second = limiter.__reserve_at(1, at(0)).unwrap();
-        let third = limiter.__reserve_at(1, at(0)).unwrap();
-        assert!(!limiter.__give_back(&second), "not the latest");
-        assert!(limiter.__give_back(&third));
-        assert_eq!(limiter.__reserve_at(1, at(0)).unwrap().start(), at(200));
-        assert_eq!(first.start(), at(0));
-    }
-
-    #[test]
-    fn give_backs_in_reverse_order_unwind_every_booking() {
-        let limiter = RateLimiter::new(10, Duration::from_secs(1));
-        let a = limiter.__reserve_at(1, at(0)).unwrap();
-        let b = limiter.__reserve_at(1, at(0)).unwrap();
-        assert!(limiter.__give_back(&b));
-        assert!(limiter.__give_back(&a));
-        assert!(limiter.__try_acquire_at(1, at(0)).is_ok());
-    }
-
-    #[test]
-    fn set_rate_spaces_new_slots_after_the_booked_ones() {
-        let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(3);
-        for _ in 0..4 {
-            limiter.__reserve_at(1, at(0)).unwrap(); // 0, 0, 0, 100
-        }
-        limiter.set_rate(1, Duration::from_secs(1)); // slower: the burst tolerance grows
-        assert_eq!(limiter.__reserve_at(1, at(0)).unwrap().start(), at(1100));
-        limiter.set_rate(100, Duration::from_secs(1)); // faster
-        assert_eq!(limiter.__reserve_at(1, at(0)).unwrap().start(), at(1110));
-    }
-
-    #[test]
-    fn too_large_and_zero_requests() {
-        let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(2);
-        assert_eq!(
-            poll(&mut limiter.acquire_many(3)),
-            Poll::Ready(Err(RateLimitError::TooLarge {
-                requested: 3,
-                burst: 2
-            }))
-        );
-        assert_eq!(
-            limiter.try_acquire_many(3),
-            Err(TryRateLimitError::TooLarge {
-                requested: 3,
-                burst: 2
-            })
-        );
-        for _ in 0..2 {
-            limiter.try_acquire().unwrap();
-        }
-        assert_eq!(poll(&mut limiter.acquire_many(0)), Poll::Ready(Ok(())));
-        assert_eq!(limiter.try_acquire_many(0), Ok(()));
-    }
-
-    #[test]
-    #[cfg_attr(miri, ignore)] // async-io's timer needs epoll and timerfd
-    fn a_dropped_waiter_that_was_last_gives_its_slot_back() {
-        let limiter = RateLimiter::new(1, Duration::from_secs(3600));
-        assert_eq!(poll(&mut limiter.acquire()), Poll::Ready(Ok(())));
-        let mut waiter = limiter.acquire();
-        assert!(poll(&mut waiter).is_pending());
-        assert!(format!("{limiter:?}").contains("booked_ahead: 3599"));
-        drop(waiter);
-        assert!(
-            format!("{limiter:?}").contains("booked_ahead: 0ns"),
-            "{limiter:?}"
-        );
-    }
-
-    #[test]
-    fn an_acquire_dropped_before_its_first_poll_books_nothing() {
-        let limiter = RateLimiter::new(1, Duration::from_secs(3600));
-        drop(limiter.acquire());
-        assert!(limiter.try_acquire().is_ok());
-    }
-
-    #[test]
-    fn intervals_round_up_and_bad_input_panics_with_a_message() {
-        assert_eq!(interval("new", 3, Duration::from_secs(1)), 333_333_334);
-        assert_eq!(interval("new", u32::MAX, Duration::from_nanos(1)), 1);
-        let msg = |r: std::thread::Result<RateLimiter>| {
-            let e = r.unwrap_err();
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap()
-        };
-        assert!(msg(std::panic::catch_unwind(|| RateLimiter::new(0, MS))).contains("rate must"));
-        assert!(msg(std::panic::catch_unwind(|| RateLimiter::new(
-            1,
-            Duration::ZERO
-        )))
-        .contains("`per` must"));
-        assert!(msg(std::panic::catch_unwind(
-            || RateLimiter::new(1, MS).with_burst(0)
-        ))
-        .contains("burst must"));
-        let limiter = RateLimiter::new(1, MS);
-        assert!(std::panic::catch_unwind(|| limiter.set_rate(0, MS)).is_err());
-    }
-
-    #[test]
-    fn a_burst_spanning_more_than_146_years_is_refused_and_one_within_is_granted_in_full() {
-        const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-        // Within the span: the whole burst at once, then a slot a century away.
-        let limiter = RateLimiter::new(1, CENTURY);
-        assert!(limiter.try_acquire().is_ok());
-        let err = limiter.try_acquire().unwrap_err();
-        assert!(err.earliest() > Instant::now() + CENTURY / 2);
-        assert!(limiter.__reserve_at(1, at(0)).unwrap().start() >= CENTURY);
-        let limiter = RateLimiter::new(1, RateLimiter::MAX_SPAN / 3).with_burst(3);
-        for _ in 0..3 {
-            assert!(
-                limiter.try_acquire().is_ok(),
-                "a new limiter has its full burst"
-            );
-        }
-        assert!(limiter.try_acquire().is_err());
-
-        // Beyond it: a clear panic at the call, never a burst silently withheld.
-        let message = |f: fn()| {
-            let err = std::panic::catch_unwind(f).unwrap_err();
-            err.downcast_ref::<String>().cloned().unwrap_or_default()
-        };
-        let msg = message(|| {
-            let _ = RateLimiter::new(1, Duration::MAX);
-        });
-        assert!(
-            msg.contains("RateLimiter::new") && msg.contains("MAX_SPAN"),
-            "{msg}"
-        );
-        let msg = message(|| {
-            let _ = RateLimiter::new(1, CENTURY).with_burst(2);
-        });
-        assert!(
-            msg.contains("with_burst") && msg.contains("a burst of 2"),
-            "{msg}"
-        );
-        let msg = message(|| RateLimiter::new(1, CENTURY).set_rate(1, 2 * CENTURY));
-        assert!(msg.contains("set_rate"), "{msg}");
-    }
-
-    #[test]
-    fn debug_shows_rate_per_burst_and_how_far_ahead_it_is_booked() {
-        let limiter = RateLimiter::new(20, Duration::from_secs(1)).with_burst(4);
-        assert_eq!(
-            format!("{limiter:?}"),
-            "RateLimiter { rate: 20, per: 1s, burst: 4, booked_ahead: 0ns }"
-        );
-    }
-
-    #[test]
-    fn errors_display_in_lowercase_without_a_period() {
-        let e = RateLimitError::TooLarge {
-            requested: 9,
-            burst: 4,
-        };
-        assert_eq!(
-            e.to_string(),
-            "requested 9 slots at once from a rate limiter with a burst of 4"
-        );
-        let limiter = RateLimiter::new(1, Duration::from_secs(10));
-        limiter.try_acquire().unwrap();
-        let e = TryRateLimitError::from(limiter.try_acquire().unwrap_err());
-        assert!(
-            e.to_string().starts_with("rate limited: next slot in 9."),
-            "{e}"
-        );
-        assert!(e.source().is_some());
     }
 }
