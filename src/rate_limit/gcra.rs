@@ -31,7 +31,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{RateLimitError, RateLimiter};
+#[cfg(test)]
+use super::RateLimitError;
+use super::RateLimiter;
 use crate::sync::Ordering;
 
 /// The limiter's clock reads `ORIGIN` at its creation. Times are offset by it so that
@@ -65,6 +67,7 @@ impl RateLimiter {
     }
 
     /// Books `n` slots (`0 < n <= burst`) at `now`: one CAS loop, never waits.
+    #[cfg_attr(all(loom, not(test)), allow(dead_code))] // used by the futures and the models
     pub(super) fn reserve(&self, n: u32, now: u64) -> RateBooking {
         let (tolerance, cost) = self.costs(n);
         let full = now.saturating_sub(tolerance);
@@ -124,6 +127,7 @@ impl RateLimiter {
     }
 
     /// Gives a booking back if it is still the latest; returns whether it was.
+    #[cfg_attr(all(loom, not(test)), allow(dead_code))] // used by the futures and the models
     pub(super) fn give_back(&self, booking: &RateBooking) -> bool {
         // Relaxed: as in `reserve`. `booked` only returns to a booking's `after` by undoing, in
         // reverse order, the bookings made on top of it, so a success means nobody holds a slot
@@ -139,14 +143,15 @@ impl RateLimiter {
     }
 }
 
-// The clock-independent reservation core, for the property tests and loom models. Not part of
-// the public API: no semver promise. Times are durations since the limiter was created, passed
-// in rather than read from the clock; do not mix them with the real-time methods on one limiter.
+// The clock-independent reservation core, for the unit and property tests and the loom models.
+// Times are durations since the limiter was created, passed in rather than read from the clock;
+// do not mix them with the real-time methods on one limiter. What dropping a waiting acquire
+// does is `give_back`, above.
+#[cfg(test)]
 impl RateLimiter {
     /// Books `n` slots at virtual time `now` (what the first poll of
     /// [`acquire_many`](Self::acquire_many) does).
-    #[doc(hidden)]
-    pub fn __reserve_at(&self, n: u32, now: Duration) -> Result<RateBooking, RateLimitError> {
+    pub(super) fn reserve_at(&self, n: u32, now: Duration) -> Result<RateBooking, RateLimitError> {
         if n > self.burst {
             return Err(RateLimitError::TooLarge {
                 requested: n,
@@ -158,18 +163,11 @@ impl RateLimiter {
 
     /// [`try_acquire_many`](Self::try_acquire_many) at virtual time `now`; `Err(Some(t))` says
     /// when the slots would be free, `Err(None)` that `n` exceeds the burst.
-    #[doc(hidden)]
-    pub fn __try_acquire_at(&self, n: u32, now: Duration) -> Result<(), Option<Duration>> {
+    pub(super) fn try_acquire_at(&self, n: u32, now: Duration) -> Result<(), Option<Duration>> {
         self.try_at(n, virtual_time(now)).map_err(|e| match e {
             TryAt::TooLarge => None,
             TryAt::NotUntil(at) => Some(Duration::from_nanos(at - ORIGIN)),
         })
-    }
-
-    /// What dropping a waiting acquire does: gives the booking back if it is still the latest.
-    #[doc(hidden)]
-    pub fn __give_back(&self, booking: &RateBooking) -> bool {
-        self.give_back(booking)
     }
 }
 
@@ -184,10 +182,10 @@ fn virtual_time(since: Duration) -> u64 {
         .saturating_add(ORIGIN)
 }
 
-/// One booking of the reservation core. Not part of the public API.
-#[doc(hidden)]
+/// One booking of the reservation core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateBooking {
+#[cfg_attr(all(loom, not(test)), allow(dead_code))] // used by the futures and the models
+pub(super) struct RateBooking {
     /// When the slots start, on the limiter's clock.
     pub(super) start: u64,
     /// `booked` before and after this booking: a give-back swaps `after` back to `before`.
@@ -197,8 +195,8 @@ pub struct RateBooking {
 
 impl RateBooking {
     /// When the slots start, as a duration since the limiter was created.
-    #[doc(hidden)]
-    pub fn start(&self) -> Duration {
+    #[cfg(test)]
+    pub(super) fn start(&self) -> Duration {
         Duration::from_nanos(self.start - ORIGIN)
     }
 }

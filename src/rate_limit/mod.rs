@@ -26,12 +26,15 @@ use gcra::{check_span, interval, TryAt, ORIGIN};
 #[cfg(not(loom))]
 mod acquire;
 mod gcra;
+#[cfg(all(test, loom))]
+mod loom_models;
+#[cfg(all(test, not(loom)))]
+mod props;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
 #[cfg(not(loom))]
 pub use acquire::{RateAcquire, RateAcquireOwned};
-pub use gcra::RateBooking;
 
 /// Limits how often something may start: `rate` slots per `per`, in the order asked.
 ///

@@ -21,7 +21,7 @@ fn at(ms: u64) -> Duration {
 fn bookings_are_spaced_one_interval_apart_after_the_burst() {
     let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(3);
     let starts: Vec<_> = (0..6)
-        .map(|_| limiter.__reserve_at(1, at(0)).unwrap().start())
+        .map(|_| limiter.reserve_at(1, at(0)).unwrap().start())
         .collect();
     assert_eq!(starts, [at(0), at(0), at(0), at(100), at(200), at(300)]);
 }
@@ -30,59 +30,56 @@ fn bookings_are_spaced_one_interval_apart_after_the_burst() {
 fn an_idle_limiter_refills_up_to_one_burst() {
     let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(2);
     for _ in 0..2 {
-        assert!(limiter.__try_acquire_at(1, at(0)).is_ok());
+        assert!(limiter.try_acquire_at(1, at(0)).is_ok());
     }
-    assert_eq!(limiter.__try_acquire_at(1, at(0)), Err(Some(at(100))));
-    assert!(limiter.__try_acquire_at(1, at(100)).is_ok());
+    assert_eq!(limiter.try_acquire_at(1, at(0)), Err(Some(at(100))));
+    assert!(limiter.try_acquire_at(1, at(100)).is_ok());
     // A long pause refills two, not more.
-    assert!(limiter.__try_acquire_at(2, at(10_000)).is_ok());
-    assert_eq!(
-        limiter.__try_acquire_at(1, at(10_000)),
-        Err(Some(at(10_100)))
-    );
+    assert!(limiter.try_acquire_at(2, at(10_000)).is_ok());
+    assert_eq!(limiter.try_acquire_at(1, at(10_000)), Err(Some(at(10_100))));
 }
 
 #[test]
 fn try_acquire_never_barges_past_a_booking() {
     let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(2);
-    assert!(limiter.__try_acquire_at(1, at(0)).is_ok());
-    let waiter = limiter.__reserve_at(2, at(0)).unwrap();
+    assert!(limiter.try_acquire_at(1, at(0)).is_ok());
+    let waiter = limiter.reserve_at(2, at(0)).unwrap();
     assert_eq!(waiter.start(), at(100));
-    assert_eq!(limiter.__try_acquire_at(1, at(50)), Err(Some(at(200))));
+    assert_eq!(limiter.try_acquire_at(1, at(50)), Err(Some(at(200))));
 }
 
 #[test]
 fn the_latest_booking_gives_its_slot_back_and_others_keep_theirs() {
     let limiter = RateLimiter::new(10, Duration::from_secs(1));
-    let first = limiter.__reserve_at(1, at(0)).unwrap();
-    let second = limiter.__reserve_at(1, at(0)).unwrap();
-    let third = limiter.__reserve_at(1, at(0)).unwrap();
-    assert!(!limiter.__give_back(&second), "not the latest");
-    assert!(limiter.__give_back(&third));
-    assert_eq!(limiter.__reserve_at(1, at(0)).unwrap().start(), at(200));
+    let first = limiter.reserve_at(1, at(0)).unwrap();
+    let second = limiter.reserve_at(1, at(0)).unwrap();
+    let third = limiter.reserve_at(1, at(0)).unwrap();
+    assert!(!limiter.give_back(&second), "not the latest");
+    assert!(limiter.give_back(&third));
+    assert_eq!(limiter.reserve_at(1, at(0)).unwrap().start(), at(200));
     assert_eq!(first.start(), at(0));
 }
 
 #[test]
 fn give_backs_in_reverse_order_unwind_every_booking() {
     let limiter = RateLimiter::new(10, Duration::from_secs(1));
-    let a = limiter.__reserve_at(1, at(0)).unwrap();
-    let b = limiter.__reserve_at(1, at(0)).unwrap();
-    assert!(limiter.__give_back(&b));
-    assert!(limiter.__give_back(&a));
-    assert!(limiter.__try_acquire_at(1, at(0)).is_ok());
+    let a = limiter.reserve_at(1, at(0)).unwrap();
+    let b = limiter.reserve_at(1, at(0)).unwrap();
+    assert!(limiter.give_back(&b));
+    assert!(limiter.give_back(&a));
+    assert!(limiter.try_acquire_at(1, at(0)).is_ok());
 }
 
 #[test]
 fn set_rate_spaces_new_slots_after_the_booked_ones() {
     let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(3);
     for _ in 0..4 {
-        limiter.__reserve_at(1, at(0)).unwrap(); // 0, 0, 0, 100
+        limiter.reserve_at(1, at(0)).unwrap(); // 0, 0, 0, 100
     }
     limiter.set_rate(1, Duration::from_secs(1)); // slower: the burst tolerance grows
-    assert_eq!(limiter.__reserve_at(1, at(0)).unwrap().start(), at(1100));
+    assert_eq!(limiter.reserve_at(1, at(0)).unwrap().start(), at(1100));
     limiter.set_rate(100, Duration::from_secs(1)); // faster
-    assert_eq!(limiter.__reserve_at(1, at(0)).unwrap().start(), at(1110));
+    assert_eq!(limiter.reserve_at(1, at(0)).unwrap().start(), at(1110));
 }
 
 #[test]
@@ -164,7 +161,7 @@ fn a_burst_spanning_more_than_146_years_is_refused_and_one_within_is_granted_in_
     assert!(limiter.try_acquire().is_ok());
     let err = limiter.try_acquire().unwrap_err();
     assert!(err.earliest() > Instant::now() + CENTURY / 2);
-    assert!(limiter.__reserve_at(1, at(0)).unwrap().start() >= CENTURY);
+    assert!(limiter.reserve_at(1, at(0)).unwrap().start() >= CENTURY);
     let limiter = RateLimiter::new(1, RateLimiter::MAX_SPAN / 3).with_burst(3);
     for _ in 0..3 {
         assert!(
