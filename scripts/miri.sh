@@ -44,5 +44,6 @@ echo "miri.sh: error-group and cancel-token tests"
 cargo "+$TOOLCHAIN" miri test --test err_group --test err_group_props
 echo "miri.sh: fan-out tests"
 cargo "+$TOOLCHAIN" miri test --test fan_out --test fan_out_props
-echo "miri.sh: rate-limiter tests (the reservation core; the timer tests are ignored)"
-cargo "+$TOOLCHAIN" miri test --test rate_limit --test rate_limit_props
+# The reservation core's property tests run with the unit tests above (`--lib`).
+echo "miri.sh: rate-limiter tests (the timer tests are ignored)"
+cargo "+$TOOLCHAIN" miri test --test rate_limit

@@ -152,8 +152,6 @@ pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
 #[cfg(not(loom))]
 pub use fan_out::RateLimited;
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
-#[doc(hidden)]
-pub use rate_limit::RateBooking;
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
 #[cfg(not(loom))]
 pub use rate_limit::{RateAcquire, RateAcquireOwned};

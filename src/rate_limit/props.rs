@@ -1,4 +1,5 @@
-//! Property tests for `RateLimiter`.
+//! Property tests for `RateLimiter` (moved here from `tests/` because the reservation core they
+//! drive on virtual time is private to the crate).
 //!
 //! - On virtual time, through the clock-independent reservation core: random arrivals (one or
 //!   more slots, booked or tried), random drops of waiting bookings and random pauses. The window
@@ -9,7 +10,6 @@
 //! - On real time, with hand-polled `acquire_many` futures and a counting waker: random
 //!   acquires, polls and drops; grants in order, each waiting grant woken exactly once, and the
 //!   window bound with generous slack for late wake-ups.
-#![cfg(not(loom))]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +19,18 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use taskgroup::{RateAcquire, RateBooking, RateLimiter};
+use proptest::test_runner::FileFailurePersistence;
+
+use super::gcra::RateBooking;
+use super::{RateAcquire, RateLimiter};
+
+/// Failure seeds go to `props.proptest-regressions` beside this file (proptest's default for a
+/// file under `src/` is a `proptest-regressions/` tree at the crate root).
+fn regressions() -> Option<Box<dyn proptest::test_runner::FailurePersistence>> {
+    Some(Box::new(FileFailurePersistence::WithSource(
+        "proptest-regressions",
+    )))
+}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -85,10 +96,10 @@ fn simulate(
             Op::Reserve { n, pause } => {
                 now += Duration::from_micros(pause);
                 if n > burst {
-                    prop_assert!(limiter.__reserve_at(n, now).is_err());
+                    prop_assert!(limiter.reserve_at(n, now).is_err());
                     continue;
                 }
-                let booking = limiter.__reserve_at(n, now).unwrap();
+                let booking = limiter.reserve_at(n, now).unwrap();
                 prop_assert!(booking.start() >= now, "a slot in the past");
                 prop_assert!(
                     booking.start() >= latest_start,
@@ -105,7 +116,7 @@ fn simulate(
             Op::Try { n, pause } => {
                 now += Duration::from_micros(pause);
                 let waiting = booked.iter().any(|b| b.booking.start() > now);
-                match limiter.__try_acquire_at(n, now) {
+                match limiter.try_acquire_at(n, now) {
                     Ok(()) => {
                         prop_assert!(n <= burst);
                         if n > 0 {
@@ -121,9 +132,9 @@ fn simulate(
                         prop_assert!(earliest > now);
                         // The slots it names are free then: a booking made at that time goes
                         // at once (probed by booking and giving back).
-                        let probe = limiter.__reserve_at(n, earliest).unwrap();
+                        let probe = limiter.reserve_at(n, earliest).unwrap();
                         prop_assert_eq!(probe.start(), earliest);
-                        prop_assert!(limiter.__give_back(&probe));
+                        prop_assert!(limiter.give_back(&probe));
                     }
                 }
             }
@@ -137,7 +148,7 @@ fn simulate(
                 let dropped = booked.remove(waiting[i % waiting.len()]);
                 let latest = changes.last() == Some(&Change::Booking(dropped.id));
                 // Only the latest change can be undone.
-                prop_assert_eq!(limiter.__give_back(&dropped.booking), latest);
+                prop_assert_eq!(limiter.give_back(&dropped.booking), latest);
                 if latest {
                     changes.pop();
                 }
@@ -154,7 +165,11 @@ fn simulate(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 1024 }, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 8 } else { 1024 },
+        failure_persistence: regressions(),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn the_window_bound_holds_exactly_on_virtual_time(
@@ -286,7 +301,11 @@ fn poll_all(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 24 }, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 2 } else { 24 },
+        failure_persistence: regressions(),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     #[cfg_attr(miri, ignore)] // async-io's timer needs epoll and timerfd
