@@ -14,12 +14,35 @@
 //! | futures | `try_join_all` | input order | returns at once; the rest drop with it | none |
 //! | futures | `FuturesUnordered` + `TryStreamExt::try_collect` | completion order | as `try_join_all` | none |
 //! | futures | `stream::iter(..).buffer_unordered(n)` / `buffered(n)` | completion / input order | as `try_join_all` | `n` |
+//! | futures-buffered | `try_join_all` | input order | as `try_join_all` | none |
+//! | futures-buffered | `stream::iter(..).buffered_ordered(n)` + `try_collect` | input order | as `try_join_all` | `n` |
+//! | futures-buffered | `join_all` over `tokio::spawn` handles (parallel) | input order | none: waits for every task (dropping it detaches them) | none |
 //! | tokio | `JoinSet` + `join_next` loop, put back by index | by index (hand-written) | hand-written `abort_all()` + drain | none |
+//! | tokio | `Vec<JoinHandle>` + futures' `try_join_all` (parallel) | input order | none: waits for every task (dropping it detaches them) | none |
+//!
+//! futures-buffered is here because it is the fastest of these combinators a user can pick (one
+//! allocation for the whole batch instead of one per future; issue 15): taskgroup is compared
+//! with the fastest peers, not only the famous ones. Line names: `futures_*` is the futures
+//! crate, `futures_buffered_*` the futures-buffered crate; `futures_buffered` alone (in the limit
+//! scenarios) is the futures crate's `buffered`.
+//!
+//! | scenario | tasks | driver | lines |
+//! | --- | --- | --- | --- |
+//! | `ready_10k_local` | 10 000 `async move { Ok(i) }` | tokio current-thread | taskgroup, futures `try_join_all`, futures-buffered `try_join_all`, `FuturesUnordered` |
+//! | `yield_once_10k_local` | 10 000 × yield once, `Ok(i)` | `futures::executor::block_on` | taskgroup, futures `try_join_all`, futures-buffered `try_join_all`, `FuturesUnordered` |
+//! | `limit8_10k` | 10 000 × yield once, `Ok(i)`, 8 at a time | tokio current-thread | taskgroup `with_limit(8)`, futures `buffer_unordered` / `buffered` |
+//! | `limit64_yield_once_10k_local` | 10 000 × yield once, `Ok(i)`, 64 at a time | `futures::executor::block_on` | taskgroup `with_limit(64)`, futures `buffered`, futures-buffered `buffered_ordered` |
+//! | `small_10k_parallel_mt` | 10 000 × [`small_work`] | tokio, 2 workers | taskgroup `with_spawner`, `JoinSet` by index, handles + futures `try_join_all`, handles + futures-buffered `join_all` |
+//! | `cancel_10k_pending_local` | 10 000 pending + 1 failing | tokio current-thread | taskgroup, futures `try_join_all`, `FuturesUnordered` |
+//! | `cancel_10k_pending_mt` | 10 000 pending + 1 failing | tokio, 2 workers | taskgroup `with_spawner`, `JoinSet` + `abort_all()` |
 //!
 //! The local scenarios run on a tokio current-thread runtime (`b.to_async`), which polls the
-//! whole batch as one future, as `futures::executor::block_on` would. The parallel scenarios run
-//! on a 2-worker multi-thread runtime; the benchmark body runs in `block_on` on the main thread,
-//! so it spawns and waits while the workers run the tasks.
+//! whole batch as one future, as `futures::executor::block_on` would; the two yield-once
+//! scenarios added for issue 15 (`yield_once_10k_local`, `limit64_yield_once_10k_local`) run
+//! under `futures::executor::block_on` itself, so that no runtime stands between the batch and
+//! its self-waking tasks (a wake-up there only sets a flag of the blocked thread).
+//! The parallel scenarios run on a 2-worker multi-thread runtime; the benchmark body runs in
+//! `block_on` on the main thread, so it spawns and waits while the workers run the tasks.
 
 use std::future::{pending, Future};
 use std::hint::black_box;
@@ -29,8 +52,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use futures::executor::block_on;
 use futures::future::try_join_all;
 use futures::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
+use futures_buffered::BufferedStreamExt;
 use taskgroup::ErrGroup;
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Notify;
@@ -42,6 +67,8 @@ const TASKS: usize = 10_000;
 const WORK_ROUNDS: usize = 32;
 /// The concurrency cap of `limit8_10k`.
 const LIMIT: usize = 8;
+/// The concurrency cap of `limit64_yield_once_10k_local`.
+const LIMIT_64: usize = 64;
 
 /// The error of the failing task in `cancel_10k_pending_*`.
 #[derive(Debug, PartialEq)]
@@ -84,6 +111,13 @@ impl Future for YieldOnce {
 
 fn yield_once() -> YieldOnce {
     YieldOnce(false)
+}
+
+/// The task of `yield_once_10k_local` and `limit64_yield_once_10k_local`, the same for every
+/// line: yield once, then `Ok(i)`.
+async fn yield_once_ok(i: u64) -> Result<u64, ()> {
+    yield_once().await;
+    Ok(i)
 }
 
 /// The body of the small tasks of `small_10k_parallel_mt`: a chain of dependent multiply-adds.
@@ -129,6 +163,10 @@ fn ready_10k_local(c: &mut Criterion) {
     async fn futures_try_join_all() -> Result<Vec<u64>, ()> {
         try_join_all((0..TASKS as u64).map(|i| async move { Ok::<_, ()>(i) })).await
     }
+    async fn futures_buffered_try_join_all() -> Result<Vec<u64>, ()> {
+        futures_buffered::try_join_all((0..TASKS as u64).map(|i| async move { Ok::<_, ()>(i) }))
+            .await
+    }
     async fn futures_unordered_try_collect() -> Result<Vec<u64>, ()> {
         (0..TASKS as u64)
             .map(|i| async move { Ok::<_, ()>(i) })
@@ -140,6 +178,10 @@ fn ready_10k_local(c: &mut Criterion) {
     check_values(rt.block_on(taskgroup()).expect("ok"), true);
     check_values(rt.block_on(futures_try_join_all()).expect("ok"), true);
     check_values(
+        rt.block_on(futures_buffered_try_join_all()).expect("ok"),
+        true,
+    );
+    check_values(
         rt.block_on(futures_unordered_try_collect()).expect("ok"),
         false,
     );
@@ -148,8 +190,63 @@ fn ready_10k_local(c: &mut Criterion) {
     g.bench_function("futures_try_join_all", |b| {
         b.to_async(&rt).iter(futures_try_join_all)
     });
+    g.bench_function("futures_buffered_try_join_all", |b| {
+        b.to_async(&rt).iter(futures_buffered_try_join_all)
+    });
     g.bench_function("futures_unordered_try_collect", |b| {
         b.to_async(&rt).iter(futures_unordered_try_collect)
+    });
+
+    g.finish();
+}
+
+/// 10 000 tasks that each yield once ([`yield_once_ok`]) and then return `Ok(i)`, polled by the
+/// batch future under `futures::executor::block_on`: the per-task overhead of the local form
+/// when every task is polled twice, against the futures crate's combinators and futures-buffered's
+/// `try_join_all`. Every line returns all 10 000 values; all but `FuturesUnordered` promise input
+/// order.
+fn yield_once_10k_local(c: &mut Criterion) {
+    let mut g = c.benchmark_group("yield_once_10k_local");
+    g.sample_size(20);
+
+    async fn taskgroup() -> Result<Vec<u64>, ()> {
+        let mut group = ErrGroup::new();
+        for i in 0..TASKS as u64 {
+            group.spawn(yield_once_ok(i));
+        }
+        group.wait().await
+    }
+    async fn futures_try_join_all() -> Result<Vec<u64>, ()> {
+        try_join_all((0..TASKS as u64).map(yield_once_ok)).await
+    }
+    async fn futures_buffered_try_join_all() -> Result<Vec<u64>, ()> {
+        futures_buffered::try_join_all((0..TASKS as u64).map(yield_once_ok)).await
+    }
+    async fn futures_unordered_try_collect() -> Result<Vec<u64>, ()> {
+        (0..TASKS as u64)
+            .map(yield_once_ok)
+            .collect::<FuturesUnordered<_>>()
+            .try_collect()
+            .await
+    }
+
+    check_values(block_on(taskgroup()).expect("ok"), true);
+    check_values(block_on(futures_try_join_all()).expect("ok"), true);
+    check_values(block_on(futures_buffered_try_join_all()).expect("ok"), true);
+    check_values(
+        block_on(futures_unordered_try_collect()).expect("ok"),
+        false,
+    );
+
+    g.bench_function("taskgroup", |b| b.iter(|| block_on(taskgroup())));
+    g.bench_function("futures_try_join_all", |b| {
+        b.iter(|| block_on(futures_try_join_all()))
+    });
+    g.bench_function("futures_buffered_try_join_all", |b| {
+        b.iter(|| block_on(futures_buffered_try_join_all()))
+    });
+    g.bench_function("futures_unordered_try_collect", |b| {
+        b.iter(|| block_on(futures_unordered_try_collect()))
     });
 
     g.finish();
@@ -162,6 +259,8 @@ fn ready_10k_local(c: &mut Criterion) {
 /// error. `tokio_spawn_handles_in_order` awaits a `Vec<JoinHandle>` with `try_join_all`: in
 /// order, but with no cancellation at all (an error does not stop the others, and dropping it
 /// detaches them); it is the floor of spawning and joining, not an equivalent.
+/// `futures_buffered_join_all_handles` is the same with futures-buffered's `join_all`, which
+/// keeps the handles in one slab instead of a `FuturesOrdered`.
 fn small_10k_parallel_mt(c: &mut Criterion) {
     let rt = multi_thread_runtime();
     let mut g = c.benchmark_group("small_10k_parallel_mt");
@@ -199,11 +298,26 @@ fn small_10k_parallel_mt(c: &mut Criterion) {
         let results = try_join_all(handles).await.expect("task panicked");
         results.into_iter().collect()
     }
+    async fn futures_buffered_join_all_handles() -> Result<Vec<u64>, ()> {
+        let handles = (0..TASKS).map(|i| tokio::spawn(async move { Ok::<_, ()>(small_work(i)) }));
+        futures_buffered::join_all(handles)
+            .await
+            .into_iter()
+            .map(|joined| joined.expect("task panicked"))
+            .collect()
+    }
 
     let expected: Vec<u64> = (0..TASKS).map(small_work).collect();
     assert_eq!(rt.block_on(taskgroup()), Ok(expected.clone()));
     assert_eq!(rt.block_on(tokio_join_set_by_index()), Ok(expected.clone()));
-    assert_eq!(rt.block_on(tokio_spawn_handles_in_order()), Ok(expected));
+    assert_eq!(
+        rt.block_on(tokio_spawn_handles_in_order()),
+        Ok(expected.clone())
+    );
+    assert_eq!(
+        rt.block_on(futures_buffered_join_all_handles()),
+        Ok(expected)
+    );
 
     g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
     g.bench_function("tokio_join_set_by_index", |b| {
@@ -211,6 +325,9 @@ fn small_10k_parallel_mt(c: &mut Criterion) {
     });
     g.bench_function("tokio_spawn_handles_in_order", |b| {
         b.to_async(&rt).iter(tokio_spawn_handles_in_order)
+    });
+    g.bench_function("futures_buffered_join_all_handles", |b| {
+        b.to_async(&rt).iter(futures_buffered_join_all_handles)
     });
 
     g.finish();
@@ -419,12 +536,64 @@ fn limit8_10k(c: &mut Criterion) {
     g.finish();
 }
 
+/// 10 000 tasks that each yield once ([`yield_once_ok`]), at most 64 at a time, polled by the
+/// batch future under `futures::executor::block_on`, values in input order on every line.
+/// taskgroup queues all 10 000 (boxed) up front; the stream lines create each future lazily
+/// from the iterator when there is room: the futures crate's `buffered(64)` (a
+/// `FuturesOrdered`, one allocation per future) and futures-buffered's `buffered_ordered(64)`
+/// (a bounded slab of 64 slots, allocated once).
+fn limit64_yield_once_10k_local(c: &mut Criterion) {
+    let mut g = c.benchmark_group("limit64_yield_once_10k_local");
+    g.sample_size(20);
+
+    async fn taskgroup() -> Result<Vec<u64>, ()> {
+        let mut group = ErrGroup::new().with_limit(LIMIT_64);
+        for i in 0..TASKS as u64 {
+            group.spawn(yield_once_ok(i));
+        }
+        group.wait().await
+    }
+    async fn futures_buffered() -> Result<Vec<u64>, ()> {
+        stream::iter(0..TASKS as u64)
+            .map(yield_once_ok)
+            .buffered(LIMIT_64)
+            .try_collect()
+            .await
+    }
+    async fn futures_buffered_buffered_ordered() -> Result<Vec<u64>, ()> {
+        stream::iter(0..TASKS as u64)
+            .map(yield_once_ok)
+            .buffered_ordered(LIMIT_64)
+            .try_collect()
+            .await
+    }
+
+    check_values(block_on(taskgroup()).expect("ok"), true);
+    check_values(block_on(futures_buffered()).expect("ok"), true);
+    check_values(
+        block_on(futures_buffered_buffered_ordered()).expect("ok"),
+        true,
+    );
+
+    g.bench_function("taskgroup", |b| b.iter(|| block_on(taskgroup())));
+    g.bench_function("futures_buffered", |b| {
+        b.iter(|| block_on(futures_buffered()))
+    });
+    g.bench_function("futures_buffered_buffered_ordered", |b| {
+        b.iter(|| block_on(futures_buffered_buffered_ordered()))
+    });
+
+    g.finish();
+}
+
 criterion_group!(
     benches,
     ready_10k_local,
+    yield_once_10k_local,
     small_10k_parallel_mt,
     cancel_10k_pending_local,
     cancel_10k_pending_mt,
-    limit8_10k
+    limit8_10k,
+    limit64_yield_once_10k_local
 );
 criterion_main!(benches);
