@@ -342,3 +342,144 @@ impl<Fut, Tag> fmt::Debug for InFlight<Fut, Tag> {
         f.debug_struct("InFlight").field("len", &self.len).finish()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use futures::task::noop_waker_ref;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+
+    /// Ready on its second poll, waking itself on the first (a yield).
+    struct YieldOnce(bool, usize);
+
+    impl Future for YieldOnce {
+        type Output = usize;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            if std::mem::replace(&mut self.0, true) {
+                Poll::Ready(self.1)
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    struct Count(StdAtomicUsize);
+    impl Wake for Count {
+        fn wake(self: StdArc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn never_lost(_: usize) {
+        unreachable!("no future here panics")
+    }
+
+    #[test]
+    fn a_ready_future_comes_back_from_push_and_its_slot_is_reused() {
+        let mut set = InFlight::<std::future::Ready<usize>, usize>::new();
+        assert_eq!(
+            set.push(std::future::ready(7), 0, &mut never_lost),
+            Some((0, 7))
+        );
+        assert_eq!(
+            set.push(std::future::ready(8), 1, &mut never_lost),
+            Some((1, 8))
+        );
+        assert!(set.is_empty());
+        assert_eq!(set.slots.len(), 1, "one slot, reused");
+    }
+
+    #[test]
+    fn woken_futures_finish_and_the_set_ends_empty() {
+        let mut set = InFlight::new();
+        for i in 0..100 {
+            assert!(set.push(YieldOnce(false, i), i, &mut never_lost).is_none());
+        }
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut seen = Vec::new();
+        let mut budget = usize::MAX;
+        while let Poll::Ready(Some((tag, out))) =
+            set.poll_next(&mut cx, &mut budget, &mut never_lost)
+        {
+            assert_eq!(tag, out);
+            seen.push(out);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+        assert!(matches!(
+            set.poll_next(&mut cx, &mut budget, &mut never_lost),
+            Poll::Ready(None)
+        ));
+    }
+
+    #[test]
+    fn a_spent_budget_wakes_the_caller_and_keeps_the_woken_slot() {
+        let mut set = InFlight::new();
+        for i in 0..3 {
+            assert!(set.push(YieldOnce(false, i), i, &mut never_lost).is_none());
+        }
+        let count = StdArc::new(Count(StdAtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut budget = 1;
+        assert!(matches!(
+            set.poll_next(&mut cx, &mut budget, &mut never_lost),
+            Poll::Ready(Some(_))
+        ));
+        assert!(set
+            .poll_next(&mut cx, &mut budget, &mut never_lost)
+            .is_pending());
+        assert_eq!(
+            count.0.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "woken to come back"
+        );
+        let mut budget = 10;
+        let mut rest = 0;
+        while let Poll::Ready(Some(_)) = set.poll_next(&mut cx, &mut budget, &mut never_lost) {
+            rest += 1;
+        }
+        assert_eq!(rest, 2, "the slots left over were kept, not lost");
+    }
+
+    #[test]
+    fn a_notification_wakes_a_registered_parent_once_and_is_taken_once() {
+        let parent = StdArc::new(Parent::new());
+        let count = StdArc::new(Count(StdAtomicUsize::new(0)));
+        parent.register(&Waker::from(count.clone()));
+        parent.notify();
+        parent.notify(); // the waker was taken by the first
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(parent.take_notified());
+        assert!(!parent.take_notified());
+    }
+
+    #[test]
+    fn clear_drops_every_running_future_and_catches_a_panicking_drop() {
+        struct PanicsOnDrop;
+        impl Future for PanicsOnDrop {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+                Poll::Pending
+            }
+        }
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("drop code");
+            }
+        }
+        let mut set = InFlight::new();
+        for i in 0..3 {
+            assert!(set.push(PanicsOnDrop, i, &mut never_lost).is_none());
+        }
+        let (dropped, panics) = set.clear();
+        assert_eq!((dropped, panics.len()), (3, 3));
+        assert!(set.is_empty());
+        assert!(
+            set.push(PanicsOnDrop, 9, &mut never_lost).is_none(),
+            "slots reused"
+        );
+        let _ = set.clear();
+    }
+}
