@@ -272,10 +272,15 @@ impl<T, E> Results<T, E> {
                 }
             }
             Outcome::Done(result) => {
-                if self.outcomes.len() <= index {
-                    self.outcomes.resize_with(index + 1, || None);
+                if index == self.outcomes.len() {
+                    // Finished in spawn order (the common case of quick jobs): one push.
+                    self.outcomes.push(Some(result));
+                } else {
+                    if self.outcomes.len() <= index {
+                        self.outcomes.resize_with(index + 1, || None);
+                    }
+                    self.outcomes[index] = Some(result);
                 }
-                self.outcomes[index] = Some(result);
                 (false, None)
             }
             Outcome::Panicked(payload) => {
@@ -686,14 +691,19 @@ where
 
 impl<'scope, T, E> Shared<'scope, T, E> {
     /// Moves the queued jobs that fit under the limit into `out`, in spawn order.
-    fn take_startable(&self, out: &mut Vec<Queued<'scope, T, E>>) {
+    fn take_startable(&self, out: &mut VecDeque<Queued<'scope, T, E>>) {
         let mut state = lock(&self.state);
         if state.aborted {
             return;
         }
         let running = self.unfinished.load(Ordering::Relaxed) - state.queue.len();
         let room = state.limit.saturating_sub(running).min(state.queue.len());
-        out.extend(state.queue.drain(..room));
+        if room == state.queue.len() && out.is_empty() {
+            // All of it (no limit in the way): swap the buffers rather than move each job.
+            std::mem::swap(&mut state.queue, out);
+        } else {
+            out.extend(state.queue.drain(..room));
+        }
     }
 
     /// Records how parallel job `index` ended: called exactly once per such job.
@@ -817,7 +827,7 @@ struct Driver<'scope, T, E> {
     /// Local form: what the jobs came to.
     results: Results<T, E>,
     /// Jobs taken from the queue to start (a buffer kept between polls).
-    starting: Vec<Queued<'scope, T, E>>,
+    starting: VecDeque<Queued<'scope, T, E>>,
     /// Local jobs that finished and are not yet counted out of `unfinished` (see `flush`).
     ended: usize,
     done: bool,
@@ -831,14 +841,24 @@ enum Finished<T, E> {
 
 impl<'scope, T, E> Driver<'scope, T, E> {
     fn new(core: Core<'scope, T, E>, fail_fast: bool) -> Self {
-        lock(&core.shared.state).fail_fast = Some(fail_fast);
+        let spawned = {
+            let mut state = lock(&core.shared.state);
+            state.fail_fast = Some(fail_fast);
+            state.next_index
+        };
         let wake = core.shared.wake.clone();
+        let mut results = Results::new();
+        if core.shared.spawn.is_none() {
+            // The local form records every outcome here: room for the jobs spawned so far, at
+            // once, rather than one growth after another.
+            results.outcomes.reserve_exact(spawned);
+        }
         Self {
             core,
             fail_fast,
             local: InFlight::with_parent(wake),
-            results: Results::new(),
-            starting: Vec::new(),
+            results,
+            starting: VecDeque::new(),
             ended: 0,
             done: false,
         }
