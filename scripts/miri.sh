@@ -41,7 +41,7 @@ cargo "+$TOOLCHAIN" miri test --test semaphore --test semaphore_props
 echo "miri.sh: hostile wakers and racing misuse (issue 14)"
 cargo "+$TOOLCHAIN" miri test --test hostile_wakers
 echo "miri.sh: error-group and cancel-token tests"
-cargo "+$TOOLCHAIN" miri test --test err_group --test err_group_props
+cargo "+$TOOLCHAIN" miri test --test err_group --test err_group_props --test local_err_group
 echo "miri.sh: fan-out tests"
 cargo "+$TOOLCHAIN" miri test --test fan_out --test fan_out_props
 # The reservation core's property tests run with the unit tests above (`--lib`).

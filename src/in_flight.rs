@@ -135,7 +135,7 @@ impl Parent {
     }
 }
 
-impl<Fut: Future, Tag> InFlight<Fut, Tag> {
+impl<Fut, Tag> InFlight<Fut, Tag> {
     pub(crate) fn new() -> Self {
         Self::with_parent(StdArc::new(Parent::new()))
     }
@@ -162,6 +162,26 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
         self.len == 0
     }
 
+    /// Drops every running future, each inside a catch; returns how many there were and the
+    /// payloads of those whose drop code panicked. Their tags are dropped.
+    pub(crate) fn clear(&mut self) -> (usize, Vec<Payload>) {
+        let mut dropped = 0;
+        let mut panics = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if slot.tag.take().is_some() {
+                dropped += 1;
+                self.free.push(index);
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| slot.future.set(None))) {
+                    panics.push(payload);
+                }
+            }
+        }
+        self.len = 0;
+        (dropped, panics)
+    }
+}
+
+impl<Fut: Future, Tag> InFlight<Fut, Tag> {
     /// Adds `future` and polls it once; returns its output at once if it is already done.
     ///
     /// If the future panics, it leaves the set, `lost` gets its tag, and the panic resumes.
@@ -288,24 +308,6 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
         self.free.push(index);
         slot.future.set(None);
         Some((tag, output))
-    }
-
-    /// Drops every running future, each inside a catch; returns how many there were and the
-    /// payloads of those whose drop code panicked. Their tags are dropped.
-    pub(crate) fn clear(&mut self) -> (usize, Vec<Payload>) {
-        let mut dropped = 0;
-        let mut panics = Vec::new();
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.tag.take().is_some() {
-                dropped += 1;
-                self.free.push(index);
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| slot.future.set(None))) {
-                    panics.push(payload);
-                }
-            }
-        }
-        self.len = 0;
-        (dropped, panics)
     }
 
     /// The next woken slot taken from the words, lowest index first.

@@ -92,6 +92,9 @@
 //! # });
 //! ```
 //!
+//! Tasks that are not `Send` (an `Rc`, smol's `LocalExecutor`, tokio's `LocalSet`) go in a
+//! [`LocalErrGroup`], the same group for one thread.
+//!
 //! Fan a stream out to a pool of futures and back in, `buffer_unordered` with its defects
 //! fixed (a finished slot is refilled at once, `limit == 0` is refused, a spawned form runs on
 //! every core):
@@ -148,7 +151,10 @@ mod wait_group;
 pub use cancel::{
     CancelToken, Cancelled, CancelledOwned, DropGuard, RunUntilCancelled, RunUntilCancelledOwned,
 };
-pub use err_group::{ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll};
+pub use err_group::{
+    ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, LocalErrGroup, LocalErrGroupSpawner,
+    LocalErrGroupWait, LocalErrGroupWaitAll,
+};
 #[cfg(not(loom))]
 pub use fan_out::RateLimited;
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};

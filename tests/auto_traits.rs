@@ -6,7 +6,8 @@ use std::pin::Pin;
 use taskgroup::{
     Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, CancelledOwned,
     DropGuard, Elapsed, ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, FanOut,
-    FanOutOrdered, FanOutSpawned, FanOutWith, NotUntil, OwnedSemaphorePermit, RateAcquire,
+    FanOutOrdered, FanOutSpawned, FanOutWith, LocalErrGroup, LocalErrGroupSpawner,
+    LocalErrGroupWait, LocalErrGroupWaitAll, NotUntil, OwnedSemaphorePermit, RateAcquire,
     RateAcquireOwned, RateLimitError, RateLimited, RateLimiter, RunUntilCancelled,
     RunUntilCancelledOwned, Semaphore, SemaphorePermit, Timeout, Track, TryAcquireError, TryFanOut,
     TryRateLimitError, Wait, WaitGroupGuard,
@@ -95,6 +96,14 @@ fn err_group_types() {
         group.spawn(async { Ok::<_, ()>("static str") });
         group.wait().await
     });
+
+    // The local form: Unpin futures, a Clone spawner, `'static` when its scope is. (It is
+    // `!Send` by design: its tasks need not be; that is what it is for.)
+    unpin::<LocalErrGroupWait<'_, String, std::io::Error>>();
+    unpin::<LocalErrGroupWaitAll<'_, String, std::io::Error>>();
+    static_::<LocalErrGroupWait<'static, String, std::io::Error>>();
+    clone::<LocalErrGroupSpawner<'_, String, std::io::Error>>();
+    let _: LocalErrGroup<'_, (), ()> = LocalErrGroup::default();
 }
 
 #[test]

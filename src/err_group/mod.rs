@@ -35,6 +35,9 @@ use crate::in_flight::{InFlight, Parent};
 use crate::supervise::{poll_catching, Abort, Report, SpawnFn, Supervised, Task};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 
+mod local;
+pub use local::{LocalErrGroup, LocalErrGroupSpawner, LocalErrGroupWait, LocalErrGroupWaitAll};
+
 /// A group of tasks that fail together: Go's `errgroup.Group`, structured and runtime-agnostic.
 ///
 /// Tasks are futures yielding `Result<T, E>`, added with [`spawn`](Self::spawn).
@@ -52,6 +55,10 @@ use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 ///   executor task, through a spawn function you pass (`|f| { tokio::spawn(f); }`,
 ///   `|f| smol::spawn(f).detach()`, ...), so they run on several cores. When the group is
 ///   cancelled, each drops its future at its next poll (it is woken for it).
+///
+/// Tasks are `Send`, so a group can be awaited inside a spawned task. For tasks that are not
+/// (an `Rc`, smol's `LocalExecutor`, tokio's `LocalSet`), [`LocalErrGroup`] is the local form
+/// with the same methods.
 ///
 /// Both forms are lazy: nothing runs before `wait()` or `wait_all()` is first polled.
 /// [`with_limit`](Self::with_limit) caps how many tasks run at once (Go's `SetLimit`); the
@@ -170,13 +177,15 @@ pub struct ErrGroupSpawner<'scope, T, E> {
 }
 
 /// What the group and its `wait()` future own; its `Drop` is the hard stop.
-struct Core<'scope, T, E> {
-    shared: Arc<Shared<'scope, T, E>>,
+struct Core<'scope, T, E, L = LocalTask<'scope, T, E>> {
+    shared: Arc<Shared<'scope, T, E, L>>,
 }
 
 /// The state shared by the group, its spawners and (parallel form) its jobs.
-struct Shared<'scope, T, E> {
-    state: Mutex<State<'scope, T, E>>,
+///
+/// `L` is the boxed local job: `Send` for [`ErrGroup`], not for [`LocalErrGroup`].
+struct Shared<'scope, T, E, L = LocalTask<'scope, T, E>> {
+    state: Mutex<State<'scope, T, E, L>>,
     /// Jobs spawned and not yet finished or dropped, queued or running. Raised under the
     /// `state` lock (so a check of it under the lock is final); lowered under it by parallel
     /// jobs, and without it by the local driver, which is the only one that sees its jobs end.
@@ -195,9 +204,9 @@ struct Shared<'scope, T, E> {
     spawn: Option<SpawnFn<'scope>>,
 }
 
-struct State<'scope, T, E> {
+struct State<'scope, T, E, L> {
     /// Spawned, not started: waiting for `wait()` or for room under the limit. In spawn order.
-    queue: VecDeque<Queued<'scope, T, E>>,
+    queue: VecDeque<Queued<'scope, L>>,
     /// The spawn index of the next job.
     next_index: usize,
     limit: usize,
@@ -214,15 +223,18 @@ struct State<'scope, T, E> {
 }
 
 /// A queued job of either form.
-enum Queued<'scope, T, E> {
+enum Queued<'scope, L> {
     /// Local form: the driver polls it and records its outcome under `index`.
-    Local(usize, LocalTask<'scope, T, E>),
+    Local(usize, L),
     /// Parallel form: handed to the spawn function; reports itself.
     Spawned(Task<'scope>),
 }
 
 /// A local job: the user's future in its catching wrapper, boxed once.
 type LocalTask<'scope, T, E> = Pin<Box<dyn Future<Output = Outcome<T, E>> + Send + 'scope>>;
+
+/// A job of a [`LocalErrGroup`]: the same, not `Send`.
+type UnsendTask<'scope, T, E> = Pin<Box<dyn Future<Output = Outcome<T, E>> + 'scope>>;
 
 /// What a group's jobs came to: every outcome by spawn index, the first error (fail fast),
 /// the first panic.
@@ -322,26 +334,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
 
     fn build(spawn: Option<SpawnFn<'scope>>) -> Self {
         Self {
-            core: Core {
-                shared: Arc::new(Shared {
-                    state: Mutex::new(State {
-                        queue: VecDeque::new(),
-                        next_index: 0,
-                        limit: usize::MAX,
-                        fail_fast: None,
-                        results: Results::new(),
-                        aborted: false,
-                        closed: false,
-                        parent: None,
-                    }),
-                    unfinished: AtomicUsize::new(0),
-                    finished: AtomicUsize::new(0),
-                    token: CancelToken::new(),
-                    abort: Abort::new(),
-                    wake: StdArc::new(Parent::new()),
-                    spawn,
-                }),
-            },
+            core: Core::new(spawn),
         }
     }
 
@@ -372,11 +365,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
     /// If `limit` is 0 (nothing could ever run; Go's `SetLimit(0)` deadlocks instead).
     #[track_caller]
     pub fn set_limit(&mut self, limit: usize) {
-        assert!(
-            limit > 0,
-            "ErrGroup limit must be at least 1 (a limit of 0 would never run a task)"
-        );
-        lock(&self.core.shared.state).limit = limit;
+        self.core.set_limit("ErrGroup", limit);
     }
 
     /// Makes the group's token a child of `parent` (Go's `errgroup.WithContext(ctx)`): when
@@ -402,12 +391,7 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
     /// # });
     /// ```
     pub fn with_parent(self, parent: &CancelToken) -> Self {
-        let shared = &self.core.shared;
-        // The token may already be out (`cancel_token()`), so it is hooked under the parent
-        // rather than replaced. The group keeps the parent alive: a chain above it keeps
-        // firing even if every other handle to the parent is dropped.
-        shared.token.attach_to(parent);
-        lock(&shared.state).parent = Some(parent.clone());
+        self.core.attach_parent(parent);
         self
     }
 
@@ -624,27 +608,16 @@ where
     where
         F: Future<Output = Result<T, E>> + Send + 'scope,
     {
-        if let Some(shared) = Arc::get_mut(this) {
-            if shared.spawn.is_none() {
-                let state = shared
-                    .state
-                    .get_mut()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                // Plain atomic operations rather than `get_mut`, which loom's atomics lack;
-                // nobody else can touch them here.
-                if limited && shared.unfinished.load(Ordering::Relaxed) >= state.limit {
-                    return Err(future);
-                }
-                let index = state.next_index;
-                state.next_index += 1;
-                shared.unfinished.fetch_add(1, Ordering::Relaxed);
-                state
-                    .queue
-                    .push_back(Queued::Local(index, Box::pin(LocalJob::new(future))));
-                return Ok(());
-            }
+        if this.spawn.is_some() {
+            return Self::push(this, future, limited);
         }
-        Self::push(this, future, limited)
+        Self::enqueue_owned(
+            this,
+            Box::new(LocalJob::new(future)),
+            limited,
+            |job, index| Queued::Local(index, Box::into_pin(job)),
+        )
+        .map_err(|mut job| job.take())
     }
 
     /// Queues `future` as a job. Hands it back if the group is closed, or if `limited` and the
@@ -655,30 +628,46 @@ where
     {
         // Boxed before the lock, to keep the critical section short; not pinned yet, so the
         // future can still be handed back untouched.
-        let mut job = match this.spawn {
+        let job = match this.spawn {
             None => Err(Box::new(LocalJob::new(future))),
             Some(_) => Ok(Box::new(Supervised::new(future, this.clone(), 0))),
         };
-        let mut state = lock(&this.state);
-        if state.closed || (limited && this.unfinished.load(Ordering::Relaxed) >= state.limit) {
-            drop(state);
-            return Err(match &mut job {
-                Err(local) => local.future.take(),
-                // It never joined: nothing is reported for it.
-                Ok(spawned) => spawned.take_unstarted(),
-            }
-            .expect("the future is still in its job"));
-        }
-        let index = state.next_index;
-        state.next_index += 1;
-        this.unfinished.fetch_add(1, Ordering::Relaxed);
-        state.queue.push_back(match job {
+        Self::enqueue(this, job, limited, |job, index| match job {
             Err(local) => Queued::Local(index, Box::into_pin(local)),
             Ok(mut spawned) => {
                 spawned.set_index(index);
                 Queued::Spawned(Box::into_pin(spawned))
             }
-        });
+        })
+        .map_err(|job| match job {
+            Err(mut local) => local.take(),
+            // It never joined: nothing is reported for it.
+            Ok(mut spawned) => spawned
+                .take_unstarted()
+                .expect("the future is still in its job"),
+        })
+    }
+}
+
+impl<'scope, T, E, L> Shared<'scope, T, E, L> {
+    /// Queues `job` (a boxed job of either form, not yet pinned) under the next spawn index,
+    /// which `queued` turns it into an entry with. Hands the job back, untouched, if the group
+    /// is closed, or if `limited` and the unfinished jobs reach the limit.
+    fn enqueue<J>(
+        this: &Arc<Self>,
+        job: J,
+        limited: bool,
+        queued: impl FnOnce(J, usize) -> Queued<'scope, L>,
+    ) -> Result<(), J> {
+        let mut state = lock(&this.state);
+        if state.closed || (limited && this.unfinished.load(Ordering::Relaxed) >= state.limit) {
+            drop(state);
+            return Err(job);
+        }
+        let index = state.next_index;
+        state.next_index += 1;
+        this.unfinished.fetch_add(1, Ordering::Relaxed);
+        state.queue.push_back(queued(job, index));
         let wake = state.fail_fast.is_some();
         drop(state);
         if wake {
@@ -687,11 +676,38 @@ where
         }
         Ok(())
     }
+
+    /// `enqueue` for the group's own `&mut` handle: while nothing else holds the shared state
+    /// (no spawner, no parallel job), it needs no lock.
+    fn enqueue_owned<J>(
+        this: &mut Arc<Self>,
+        job: J,
+        limited: bool,
+        queued: impl FnOnce(J, usize) -> Queued<'scope, L>,
+    ) -> Result<(), J> {
+        if let Some(shared) = Arc::get_mut(this) {
+            let state = shared
+                .state
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Plain atomic operations rather than `get_mut`, which loom's atomics lack;
+            // nobody else can touch them here. The group is not closed before `wait()`.
+            if limited && shared.unfinished.load(Ordering::Relaxed) >= state.limit {
+                return Err(job);
+            }
+            let index = state.next_index;
+            state.next_index += 1;
+            shared.unfinished.fetch_add(1, Ordering::Relaxed);
+            state.queue.push_back(queued(job, index));
+            return Ok(());
+        }
+        Self::enqueue(this, job, limited, queued)
+    }
 }
 
-impl<'scope, T, E> Shared<'scope, T, E> {
+impl<'scope, T, E, L> Shared<'scope, T, E, L> {
     /// Moves the queued jobs that fit under the limit into `out`, in spawn order.
-    fn take_startable(&self, out: &mut VecDeque<Queued<'scope, T, E>>) {
+    fn take_startable(&self, out: &mut VecDeque<Queued<'scope, L>>) {
         let mut state = lock(&self.state);
         if state.aborted {
             return;
@@ -792,6 +808,11 @@ impl<F> LocalJob<F> {
             future: Some(future),
         }
     }
+
+    /// The future back out of a job that was never queued.
+    fn take(&mut self) -> F {
+        self.future.take().expect("the future is still in its job")
+    }
 }
 
 impl<F, T, E> Future for LocalJob<F>
@@ -819,15 +840,15 @@ impl<'scope, T, E> Report<Result<T, E>> for Arc<Shared<'scope, T, E>> {
 }
 
 /// Runs the group: the engine behind [`ErrGroupWait`] and [`ErrGroupWaitAll`].
-struct Driver<'scope, T, E> {
-    core: Core<'scope, T, E>,
+struct Driver<'scope, T, E, L = LocalTask<'scope, T, E>> {
+    core: Core<'scope, T, E, L>,
     fail_fast: bool,
     /// Local form: the running jobs, polled here (tagged with their spawn index).
-    local: InFlight<LocalTask<'scope, T, E>, usize>,
+    local: InFlight<L, usize>,
     /// Local form: what the jobs came to.
     results: Results<T, E>,
     /// Jobs taken from the queue to start (a buffer kept between polls).
-    starting: VecDeque<Queued<'scope, T, E>>,
+    starting: VecDeque<Queued<'scope, L>>,
     /// Local jobs that finished and are not yet counted out of `unfinished` (see `flush`).
     ended: usize,
     done: bool,
@@ -839,8 +860,8 @@ enum Finished<T, E> {
     Error(E),
 }
 
-impl<'scope, T, E> Driver<'scope, T, E> {
-    fn new(core: Core<'scope, T, E>, fail_fast: bool) -> Self {
+impl<'scope, T, E, L> Driver<'scope, T, E, L> {
+    fn new(core: Core<'scope, T, E, L>, fail_fast: bool) -> Self {
         let spawned = {
             let mut state = lock(&core.shared.state);
             state.fail_fast = Some(fail_fast);
@@ -909,7 +930,10 @@ impl<'scope, T, E> Driver<'scope, T, E> {
         }
     }
 
-    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Finished<T, E>> {
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Finished<T, E>>
+    where
+        L: Future<Output = Outcome<T, E>>,
+    {
         assert!(!self.done, "an ErrGroup's wait() polled after it returned");
         // Polls of woken jobs in this call; past the budget, yield to the executor so that a
         // job that keeps waking itself cannot starve it.
@@ -1023,7 +1047,78 @@ impl<'scope, T, E> Driver<'scope, T, E> {
     }
 }
 
-impl<'scope, T, E> Drop for Core<'scope, T, E> {
+impl<'scope, T, E, L> Core<'scope, T, E, L> {
+    /// A group with no tasks: local (`spawn` is `None`) or parallel.
+    fn new(spawn: Option<SpawnFn<'scope>>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    next_index: 0,
+                    limit: usize::MAX,
+                    fail_fast: None,
+                    results: Results::new(),
+                    aborted: false,
+                    closed: false,
+                    parent: None,
+                }),
+                unfinished: AtomicUsize::new(0),
+                finished: AtomicUsize::new(0),
+                token: CancelToken::new(),
+                abort: Abort::new(),
+                wake: StdArc::new(Parent::new()),
+                spawn,
+            }),
+        }
+    }
+
+    #[track_caller]
+    fn set_limit(&self, group: &str, limit: usize) {
+        assert!(
+            limit > 0,
+            "{group} limit must be at least 1 (a limit of 0 would never run a task)"
+        );
+        lock(&self.shared.state).limit = limit;
+    }
+
+    fn attach_parent(&self, parent: &CancelToken) {
+        let shared = &self.shared;
+        // The token may already be out (`cancel_token()`), so it is hooked under the parent
+        // rather than replaced. The group keeps the parent alive: a chain above it keeps
+        // firing even if every other handle to the parent is dropped.
+        shared.token.attach_to(parent);
+        lock(&shared.state).parent = Some(parent.clone());
+    }
+}
+
+impl<T, E> Finished<T, E> {
+    /// What `wait()` returns: the values in spawn order, or the first error.
+    fn into_values(self) -> Result<Vec<T>, E> {
+        match self {
+            Finished::Error(error) => Err(error),
+            Finished::Outcomes(outcomes) => Ok(outcomes
+                .into_iter()
+                .map(|outcome| match outcome {
+                    Some(Ok(value)) => value,
+                    _ => unreachable!("every task of a successful group returned a value"),
+                })
+                .collect()),
+        }
+    }
+
+    /// What `wait_all()` returns: every outcome in spawn order.
+    fn into_outcomes(self) -> Vec<Result<T, E>> {
+        match self {
+            Finished::Error(_) => unreachable!("wait_all() keeps errors as outcomes"),
+            Finished::Outcomes(outcomes) => outcomes
+                .into_iter()
+                .map(|outcome| outcome.expect("every task of a finished group has an outcome"))
+                .collect(),
+        }
+    }
+}
+
+impl<'scope, T, E, L> Drop for Core<'scope, T, E, L> {
     fn drop(&mut self) {
         if !lock(&self.shared.state).closed {
             // The group dropped before `wait()`: the hard stop, token first. Panics of the
@@ -1033,7 +1128,7 @@ impl<'scope, T, E> Drop for Core<'scope, T, E> {
     }
 }
 
-impl<'scope, T, E> Drop for Driver<'scope, T, E> {
+impl<'scope, T, E, L> Drop for Driver<'scope, T, E, L> {
     fn drop(&mut self) {
         if !self.done {
             // `wait()` dropped: the hard stop. The token fires and nothing starts, then the
@@ -1063,17 +1158,10 @@ impl<'scope, T, E> Future for ErrGroupWait<'scope, T, E> {
     type Output = Result<Vec<T>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        this.driver.poll_finish(cx).map(|finished| match finished {
-            Finished::Error(error) => Err(error),
-            Finished::Outcomes(outcomes) => Ok(outcomes
-                .into_iter()
-                .map(|outcome| match outcome {
-                    Some(Ok(value)) => value,
-                    _ => unreachable!("every task of a successful group returned a value"),
-                })
-                .collect()),
-        })
+        self.project()
+            .driver
+            .poll_finish(cx)
+            .map(Finished::into_values)
     }
 }
 
@@ -1093,14 +1181,10 @@ impl<'scope, T, E> Future for ErrGroupWaitAll<'scope, T, E> {
     type Output = Vec<Result<T, E>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        this.driver.poll_finish(cx).map(|finished| match finished {
-            Finished::Error(_) => unreachable!("wait_all() keeps errors as outcomes"),
-            Finished::Outcomes(outcomes) => outcomes
-                .into_iter()
-                .map(|outcome| outcome.expect("every task of a finished group has an outcome"))
-                .collect(),
-        })
+        self.project()
+            .driver
+            .poll_finish(cx)
+            .map(Finished::into_outcomes)
     }
 }
 
@@ -1116,7 +1200,7 @@ impl<'scope, T, E> fmt::Debug for ErrGroup<'scope, T, E> {
     }
 }
 
-impl<'scope, T, E> Shared<'scope, T, E> {
+impl<'scope, T, E, L> Shared<'scope, T, E, L> {
     fn fmt_counts(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = lock(&self.state);
         let unfinished = self.unfinished.load(Ordering::Relaxed);
