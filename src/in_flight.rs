@@ -485,3 +485,80 @@ mod tests {
         let _ = set.clear();
     }
 }
+
+/// The engine's wake-up core under loom, once for every set of futures that runs on it.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+
+    /// A notification (a spawn, a report) racing the driver as it registers: the driver either
+    /// takes it or is woken for it.
+    #[test]
+    fn a_notification_racing_the_driver_registering_is_never_lost() {
+        loom::model(|| {
+            let parent = StdArc::new(Parent::new());
+            let notifier = {
+                let parent = parent.clone();
+                loom::thread::spawn(move || parent.notify())
+            };
+            loom::future::block_on(std::future::poll_fn(|cx| {
+                if parent.take_notified() {
+                    return Poll::Ready(());
+                }
+                parent.register(cx.waker());
+                if parent.take_notified() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }));
+            notifier.join().unwrap();
+        });
+    }
+
+    /// A slot's wake-up racing the driver as it registers: the driver polls the slot again.
+    #[test]
+    fn a_slot_wakeup_racing_the_driver_registering_is_never_lost() {
+        use crate::sync::{AtomicBool, Ordering as LoomOrdering};
+
+        /// Ready once `ready` is set; records the waker otherwise.
+        struct Gate(StdArc<(AtomicBool, Mutex<Option<Waker>>)>);
+        impl Future for Gate {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                if self.0 .0.load(LoomOrdering::Acquire) {
+                    return Poll::Ready(());
+                }
+                *lock(&self.0 .1) = Some(cx.waker().clone());
+                if self.0 .0.load(LoomOrdering::Acquire) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+
+        loom::model(|| {
+            let gate = StdArc::new((AtomicBool::new(false), Mutex::new(None::<Waker>)));
+            let mut set = InFlight::new();
+            let lost = &mut |_: ()| unreachable!();
+            assert!(set.push(Gate(gate.clone()), (), lost).is_none());
+            let opener = {
+                let gate = gate.clone();
+                loom::thread::spawn(move || {
+                    gate.0.store(true, LoomOrdering::Release);
+                    let waker = lock(&gate.1).take();
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
+                })
+            };
+            let mut budget = usize::MAX;
+            let done = loom::future::block_on(std::future::poll_fn(|cx| {
+                set.poll_next(cx, &mut budget, &mut |_: ()| unreachable!())
+            }));
+            assert!(done.is_some());
+            opener.join().unwrap();
+        });
+    }
+}
