@@ -24,7 +24,7 @@
 //! | `<-ctx.Done()`, `ctx.Err() != nil` | [`token.cancelled().await`](CancelToken::cancelled), [`token.is_cancelled()`](CancelToken::is_cancelled) |
 //! | `n` worker goroutines reading a jobs channel, results on another | [`stream.fan_out(n, f)`](FanOutExt::fan_out) (or [`fan_out_ordered`](FanOutExt::fan_out_ordered)) |
 //! | the same, stopping at the first error | [`stream.try_fan_out(n, f)`](FanOutExt::try_fan_out) |
-//! | one semaphore shared by several pools | [`stream.fan_out_with(sem, f)`](FanOutExt::fan_out_with) |
+//! | one semaphore shared by several pools | [`stream.fan_out_with(&SEM, f)`](FanOutExt::fan_out_with) (a `static` or an `Arc`, see [`Shared`]) |
 //! | `time.Tick(time.Second / 20)`, `rate.NewLimiter(20, b)` + `lim.Wait(ctx)` | [`RateLimiter::new(20, Duration::from_secs(1))`](RateLimiter::new)[`.with_burst(b)`](RateLimiter::with_burst), [`limiter.acquire().await`](RateLimiter::acquire) |
 //! | `lim.Allow()` / `lim.Reserve().Delay()` | [`try_acquire`](RateLimiter::try_acquire) / its [`NotUntil::earliest`] |
 //! | `lim.SetLimit(r)` | [`set_rate`](RateLimiter::set_rate) |
@@ -113,21 +113,31 @@
 //! ```
 //!
 //! Limit how often calls start, beside how many run at once: at most 5 at once and 20 per
-//! second, in the order asked, each waiter woken once at its slot:
+//! second, in the order asked, each waiter woken once at its slot. A stream stage keeps the
+//! primitives it is given, as a `&'static` or an `Arc` ([`Shared`]), whichever you have:
 //!
 //! ```
+//! use std::sync::Arc;
 //! use std::time::Duration;
-//! use taskgroup::{RateLimiter, Semaphore};
+//! use futures::{stream, StreamExt};
+//! use taskgroup::{FanOutExt, RateLimiter, Semaphore};
 //!
 //! static AT_ONCE: Semaphore = Semaphore::new(5);
 //!
 //! # futures::executor::block_on(async {
-//! let per_second = RateLimiter::new(20, Duration::from_secs(1));
-//! for _ in 0..3 {
+//! let per_second = Arc::new(RateLimiter::new(20, Duration::from_secs(1)));
+//! for _ in 0..2 {
 //!     let _call = AT_ONCE.acquire().await.unwrap(); // the permit first,
 //!     per_second.acquire().await.unwrap(); // then the slot: one every 50 ms
 //!     // ... call the API ...
 //! }
+//! // The same limits as a pipeline:
+//! let calls = stream::iter(0..2)
+//!     .rate_limited(per_second.clone())
+//!     .fan_out_with(&AT_ONCE, |job| async move { job /* call the API */ })
+//!     .count()
+//!     .await;
+//! assert_eq!(calls, 2);
 //! # });
 //! ```
 
@@ -142,6 +152,7 @@ mod in_flight;
 mod notify;
 mod rate_limit;
 mod semaphore;
+mod shared;
 mod supervise;
 mod sync;
 #[cfg(not(loom))]
@@ -165,6 +176,7 @@ pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,
 };
+pub use shared::Shared;
 #[cfg(not(loom))]
 pub use time::{Elapsed, Timeout, TimeoutExt};
 pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};

@@ -9,8 +9,8 @@ use taskgroup::{
     FanOutOrdered, FanOutSpawned, FanOutWith, LocalErrGroup, LocalErrGroupSpawner,
     LocalErrGroupWait, LocalErrGroupWaitAll, NotUntil, OwnedSemaphorePermit, RateAcquire,
     RateAcquireOwned, RateLimitError, RateLimited, RateLimiter, RunUntilCancelled,
-    RunUntilCancelledOwned, Semaphore, SemaphorePermit, Timeout, Track, TryAcquireError, TryFanOut,
-    TryRateLimitError, Wait, WaitGroupGuard,
+    RunUntilCancelledOwned, Semaphore, SemaphorePermit, Shared, Timeout, Track, TryAcquireError,
+    TryFanOut, TryRateLimitError, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -171,6 +171,42 @@ fn fan_out_types() {
             .fold(0, |a, b| async move { a + b })
     }
     let _ = spawnable;
+}
+
+#[test]
+fn shared_types() {
+    // A `Shared` primitive moves into spawned tasks and is shared between threads, as an `Arc`
+    // of it is.
+    send::<Shared<Semaphore>>();
+    sync::<Shared<Semaphore>>();
+    unpin::<Shared<Semaphore>>();
+    static_::<Shared<Semaphore>>();
+    send::<Shared<RateLimiter>>();
+    sync::<Shared<RateLimiter>>();
+    unpin::<Shared<RateLimiter>>();
+    static_::<Shared<RateLimiter>>();
+    fn clone<T: Clone>() {}
+    clone::<Shared<Semaphore>>();
+    fn debug<T: std::fmt::Debug>() {}
+    debug::<Shared<Semaphore>>();
+    fn deref<T: std::ops::Deref<Target = Semaphore>>() {}
+    deref::<Shared<Semaphore>>();
+    // Either form converts into it.
+    fn into_shared<T: Into<Shared<Semaphore>>>() {}
+    into_shared::<&'static Semaphore>();
+    into_shared::<std::sync::Arc<Semaphore>>();
+
+    // The adapters that keep one stay Send, Sync and 'static with a `static` behind them.
+    type Src = futures::stream::Iter<std::ops::Range<usize>>;
+    type Ready = std::future::Ready<usize>;
+    type MkReady = fn(usize) -> Ready;
+    fn with_static() -> FanOutWith<Src, MkReady, Ready> {
+        use taskgroup::FanOutExt;
+        static API: Semaphore = Semaphore::new(1);
+        futures::stream::iter(0..1).fan_out_with(&API, std::future::ready as MkReady)
+    }
+    fn assert_all<T: Send + Sync + Unpin + 'static>(_: T) {}
+    assert_all(with_static());
 }
 
 #[test]

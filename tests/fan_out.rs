@@ -28,12 +28,14 @@ runtime_tests!(
     fan_out_with_shares_one_budget_between_two_streams,
     dropping_fan_out_with_gives_every_permit_back,
     fan_out_with_on_a_closed_semaphore_finishes_what_runs_and_ends,
+    fan_out_with_takes_a_static_reference,
     fan_out_spawned_brings_every_output_back,
     dropping_fan_out_spawned_cancels_every_item,
     a_panicking_spawned_item_resumes_from_the_stream,
     a_future_that_keeps_waking_itself_does_not_starve_the_executor,
     #[cfg_attr(miri, ignore)]
     rate_limited_bounds_starts_per_second_beside_the_limit,
+    rate_limited_takes_a_leaked_static_limiter,
 );
 
 /// Awaits `future`, failing the test with `what` instead of hanging if it takes more than 30 s
@@ -311,6 +313,37 @@ fn fan_out_with_on_a_closed_semaphore_finishes_what_runs_and_ends<R: Runtime>() 
     });
 }
 
+/// A `&'static Semaphore` (leaked here, one per runtime, since the runtimes' tests run at once)
+/// fits `fan_out_with` as an `Arc` does: two streams and a direct acquire share its budget.
+fn fan_out_with_takes_a_static_reference<R: Runtime>() {
+    R::block_on(async {
+        let budget: &'static Semaphore = Box::leak(Box::new(Semaphore::new(4)));
+        let held = budget.acquire().await.expect("open"); // a `SemaphorePermit<'static>`
+        let probe = Arc::new(Probe::default());
+        let (p1, p2) = (probe.clone(), probe.clone());
+        let users = stream::iter(0..ITEMS)
+            .fan_out_with(budget, move |i| work(p1.clone(), i, 2))
+            .collect::<Vec<_>>();
+        let orders = stream::iter(0..ITEMS)
+            .fan_out_with(budget, move |i| work(p2.clone(), i, 1))
+            .collect::<Vec<_>>();
+        let (mut users, mut orders) =
+            within(async { futures::join!(users, orders) }, "both streams end").await;
+        users.sort_unstable();
+        orders.sort_unstable();
+        assert_eq!(users, (0..ITEMS).collect::<Vec<_>>());
+        assert_eq!(orders, (0..ITEMS).collect::<Vec<_>>());
+        assert_eq!(
+            probe.get(&probe.peak),
+            3,
+            "the 3 permits left beside the held one are reached, never passed"
+        );
+        assert_eq!(budget.available_permits(), 3);
+        drop(held);
+        assert_eq!(budget.available_permits(), 4, "every permit back");
+    });
+}
+
 fn fan_out_spawned_brings_every_output_back<R: Runtime + 'static>() {
     R::block_on(async {
         let probe = Arc::new(Probe::default());
@@ -430,7 +463,76 @@ fn rate_limited_bounds_starts_per_second_beside_the_limit<R: Runtime>() {
     });
 }
 
+/// A leaked `&'static RateLimiter` fits `rate_limited` as an `Arc` does, and the stream takes
+/// its slots from that limiter: a burst of 5 lets 5 items through at once (nothing waits), and
+/// leaves no slot for anyone else for an hour.
+fn rate_limited_takes_a_leaked_static_limiter<R: Runtime>() {
+    R::block_on(async {
+        let per_hour: &'static RateLimiter = Box::leak(Box::new(
+            RateLimiter::new(1, Duration::from_secs(3600)).with_burst(5),
+        ));
+        let mut outputs: Vec<usize> = within(
+            stream::iter(0..5)
+                .rate_limited(per_hour)
+                .fan_out(2, |i| async move { i })
+                .collect(),
+            "the burst lets every item through",
+        )
+        .await;
+        outputs.sort_unstable();
+        assert_eq!(outputs, [0, 1, 2, 3, 4]);
+        assert!(
+            per_hour.try_acquire().is_err(),
+            "the stream used the whole burst of the limiter it was given"
+        );
+    });
+}
+
 // ---- Hand-stepped tests: no runtime, one poll at a time. ----
+
+/// Go's package-level semaphore: `fan_out_with(&API, f)` compiles and shares `API`'s budget
+/// with every other user of it. (One `static` for one test: the runtime matrix runs at once, so
+/// its scenario above leaks a semaphore per runtime instead.)
+#[test]
+fn fan_out_with_takes_a_semaphore_in_a_static() {
+    static API: Semaphore = Semaphore::new(3);
+    futures::executor::block_on(async {
+        let probe = Arc::new(Probe::default());
+        let (p1, p2) = (probe.clone(), probe.clone());
+        let users = stream::iter(0..ITEMS)
+            .fan_out_with(&API, move |i| work(p1.clone(), i, 2))
+            .collect::<Vec<_>>();
+        let orders = stream::iter(0..ITEMS)
+            .fan_out_with(&API, move |i| work(p2.clone(), i, 1))
+            .collect::<Vec<_>>();
+        let (users, orders) = futures::join!(users, orders);
+        assert_eq!((users.len(), orders.len()), (ITEMS, ITEMS));
+        assert_eq!(
+            probe.get(&probe.peak),
+            3,
+            "the budget is reached, never passed"
+        );
+        assert_eq!(API.available_permits(), 3, "every permit back");
+    });
+}
+
+/// Dropping a `fan_out_with` on a `static` gives back its permits and its place in the queue,
+/// as with an `Arc`.
+#[test]
+fn dropping_fan_out_with_on_a_static_gives_every_permit_back() {
+    static API: Semaphore = Semaphore::new(2);
+    let mut cx = noop_cx();
+    let mut s = stream::iter(0..10).fan_out_with(&API, |_| std::future::pending::<()>());
+    assert!(s.poll_next_unpin(&mut cx).is_pending());
+    assert_eq!(API.available_permits(), 0);
+    let mut other = API.acquire_many(2); // queued behind the stream's waiting item
+    assert!(other.poll_unpin(&mut cx).is_pending());
+    drop(s);
+    match other.poll_unpin(&mut cx) {
+        Poll::Ready(Ok(permit)) => assert_eq!(permit.num_permits(), 2),
+        other => panic!("the stream's permits and place went on: {other:?}"),
+    }
+}
 
 /// A full stage asks for no item, so `rate_limited` books no slot ahead of need.
 #[test]

@@ -13,7 +13,7 @@
 //! | [`fan_out(limit, f)`](FanOutExt::fan_out) | `limit` | completion order |
 //! | [`fan_out_ordered(limit, f)`](FanOutExt::fan_out_ordered) | `limit` | input order |
 //! | [`try_fan_out(limit, f)`](FanOutExt::try_fan_out) | `limit` | completion order, ends at the first error |
-//! | [`fan_out_with(semaphore, f)`](FanOutExt::fan_out_with) | one per permit of a shared [`Semaphore`] | completion order |
+//! | [`fan_out_with(&SEMAPHORE, f)`](FanOutExt::fan_out_with) | one per permit of a shared [`Semaphore`] (a `static` or an `Arc`) | completion order |
 //! | [`fan_out_spawned(limit, spawn, f)`](FanOutExt::fan_out_spawned) | `limit`, each an executor task | completion order |
 //!
 //! [`rate_limited(limiter)`](FanOutExt::rate_limited) paces a source by a [`RateLimiter`], so
@@ -28,13 +28,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use futures_core::Stream;
 
 #[cfg(not(loom))]
 use crate::RateLimiter;
-use crate::Semaphore;
+use crate::{Semaphore, Shared};
 
 mod ordered;
 #[cfg(not(loom))]
@@ -216,6 +215,10 @@ pub trait FanOutExt: Stream + Sized {
     /// order, and [`Semaphore::resize`] scales the stage while it runs. Each future's permit is
     /// given back as soon as it finishes, before its output is yielded.
     ///
+    /// The stream keeps the semaphore, so `semaphore` is a `&'static Semaphore` (`&API` for a
+    /// `static API: Semaphore`, Go's package-level semaphore) or an `Arc<Semaphore>`
+    /// (`api.clone()`): anything [`Into<Shared<Semaphore>>`](Shared).
+    ///
     /// The stream holds at most one pulled item waiting for a permit. Dropping it gives back
     /// every permit it holds and leaves the semaphore's queue.
     ///
@@ -228,9 +231,9 @@ pub trait FanOutExt: Stream + Sized {
     /// Share one semaphore between streams that are polled independently: joined (as below),
     /// run in separate tasks, or fed by a [`fan_out_spawned`](Self::fan_out_spawned) stage.
     /// Do not give it to two local stages *chained* in one pipeline
-    /// (`s.fan_out_with(sem.clone(), a).fan_out_with(sem, b)`): the downstream stage, waiting
-    /// for a permit, stops polling the upstream one, whose futures hold the permits and only
-    /// make progress when polled, so both wait forever. Give chained stages a semaphore each.
+    /// (`s.fan_out_with(&API, a).fan_out_with(&API, b)`): the downstream stage, waiting for a
+    /// permit, stops polling the upstream one, whose futures hold the permits and only make
+    /// progress when polled, so both wait forever. Give chained stages a semaphore each.
     ///
     /// # Panics
     ///
@@ -240,25 +243,47 @@ pub trait FanOutExt: Stream + Sized {
     /// # Examples
     ///
     /// ```
+    /// use futures::{stream, StreamExt};
+    /// use taskgroup::{FanOutExt, Semaphore};
+    ///
+    /// static API: Semaphore = Semaphore::new(3); // one budget for the whole program
+    ///
+    /// # futures::executor::block_on(async {
+    /// let users = stream::iter(0..10).fan_out_with(&API, |id| async move { id });
+    /// let orders = stream::iter(0..10).fan_out_with(&API, |id| async move { id * 10 });
+    /// let (users, orders): (Vec<_>, Vec<_>) = futures::join!(users.collect(), orders.collect());
+    /// assert_eq!((users.len(), orders.len()), (10, 10));
+    /// assert_eq!(API.available_permits(), 3); // every permit back
+    /// # });
+    /// ```
+    ///
+    /// A semaphore made at run time goes in an `Arc`:
+    ///
+    /// ```
     /// use std::sync::Arc;
     /// use futures::{stream, StreamExt};
     /// use taskgroup::{FanOutExt, Semaphore};
     ///
     /// # futures::executor::block_on(async {
-    /// let api = Arc::new(Semaphore::new(3)); // one budget for two stages
-    /// let users = stream::iter(0..10).fan_out_with(api.clone(), |id| async move { id });
-    /// let orders = stream::iter(0..10).fan_out_with(api.clone(), |id| async move { id * 10 });
-    /// let (users, orders): (Vec<_>, Vec<_>) = futures::join!(users.collect(), orders.collect());
-    /// assert_eq!((users.len(), orders.len()), (10, 10));
-    /// assert_eq!(api.available_permits(), 3); // every permit back
+    /// let budget = Arc::new(Semaphore::new(2)); // e.g. from a config file
+    /// let squares: Vec<u64> = stream::iter(1..=4u64)
+    ///     .fan_out_with(budget.clone(), |n| async move { n * n })
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(squares.iter().sum::<u64>(), 30);
+    /// assert_eq!(budget.available_permits(), 2);
     /// # });
     /// ```
-    fn fan_out_with<F, Fut>(self, semaphore: Arc<Semaphore>, f: F) -> FanOutWith<Self, F, Fut>
+    fn fan_out_with<F, Fut>(
+        self,
+        semaphore: impl Into<Shared<Semaphore>>,
+        f: F,
+    ) -> FanOutWith<Self, F, Fut>
     where
         F: FnMut(Self::Item) -> Fut,
         Fut: Future,
     {
-        FanOutWith::new(self, semaphore, f)
+        FanOutWith::new(self, semaphore.into(), f)
     }
 
     /// Runs `f(item)` for the items of the stream as executor tasks, at most `limit` at once,
@@ -325,19 +350,26 @@ pub trait FanOutExt: Stream + Sized {
     /// given the same limiter share its rate, like [`fan_out_with`](Self::fan_out_with) shares
     /// a semaphore.
     ///
+    /// The stream keeps the limiter, so `limiter` is a `&'static RateLimiter` (from a
+    /// `static` [`OnceLock`](std::sync::OnceLock), or `Box::leak`) or an `Arc<RateLimiter>`:
+    /// anything [`Into<Shared<RateLimiter>>`](Shared).
+    ///
     /// The stream holds at most one pulled item waiting for its slot; dropping it gives the
     /// slot back when that is possible (see [`RateLimiter::acquire`]).
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
+    /// use std::sync::OnceLock;
     /// use std::time::{Duration, Instant};
     /// use futures::{stream, StreamExt};
     /// use taskgroup::{FanOutExt, RateLimiter};
     ///
+    /// // One rate for the whole program (`RateLimiter::new` reads the clock, so not a `const`).
+    /// static PER_SECOND: OnceLock<RateLimiter> = OnceLock::new();
+    ///
     /// # futures::executor::block_on(async {
-    /// let per_second = Arc::new(RateLimiter::new(100, Duration::from_secs(1)));
+    /// let per_second = PER_SECOND.get_or_init(|| RateLimiter::new(100, Duration::from_secs(1)));
     /// let started = Instant::now();
     /// let pages: Vec<usize> = stream::iter(0..5)
     ///     .rate_limited(per_second) // at most 100 starts per second (one every 10 ms)
@@ -348,9 +380,25 @@ pub trait FanOutExt: Stream + Sized {
     /// assert!(started.elapsed() >= Duration::from_millis(40)); // 5 slots, 10 ms apart
     /// # });
     /// ```
+    ///
+    /// A limiter made at run time goes in an `Arc`:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use futures::{stream, StreamExt};
+    /// use taskgroup::{FanOutExt, RateLimiter};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let per_second = Arc::new(RateLimiter::new(1000, Duration::from_secs(1)).with_burst(3));
+    /// let n = stream::iter(0..3).rate_limited(per_second.clone()).count().await;
+    /// assert_eq!(n, 3); // the burst: no wait
+    /// assert!(per_second.try_acquire().is_err()); // the stream took them from this limiter
+    /// # });
+    /// ```
     #[cfg(not(loom))]
-    fn rate_limited(self, limiter: Arc<RateLimiter>) -> RateLimited<Self> {
-        RateLimited::new(self, limiter)
+    fn rate_limited(self, limiter: impl Into<Shared<RateLimiter>>) -> RateLimited<Self> {
+        RateLimited::new(self, limiter.into())
     }
 }
 

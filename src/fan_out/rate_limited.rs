@@ -3,13 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
 use crate::rate_limit::{RateAcquireOwned, RateLimiter};
+use crate::Shared;
 
 pin_project! {
     /// Stream returned by [`FanOutExt::rate_limited`](super::FanOutExt::rate_limited).
@@ -21,14 +21,14 @@ pin_project! {
         #[pin]
         source: St,
         source_done: bool,
-        limiter: Arc<RateLimiter>,
+        limiter: Shared<RateLimiter>,
         // The one pulled item waiting for its slot, and its booking.
         waiting: Option<(St::Item, RateAcquireOwned)>,
     }
 }
 
 impl<St: Stream> RateLimited<St> {
-    pub(super) fn new(source: St, limiter: Arc<RateLimiter>) -> Self {
+    pub(super) fn new(source: St, limiter: Shared<RateLimiter>) -> Self {
         Self {
             source,
             source_done: false,
@@ -52,7 +52,7 @@ impl<St: Stream> Stream for RateLimited<St> {
                 match std::task::ready!(this.source.as_mut().poll_next(cx)) {
                     // The slot is booked only once there is an item to start in it.
                     Some(item) => {
-                        let booking = this.limiter.clone().acquire_owned();
+                        let booking = RateAcquireOwned::new(this.limiter.clone(), 1);
                         &mut this.waiting.insert((item, booking)).1
                     }
                     None => {

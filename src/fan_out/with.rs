@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::stream::{FusedStream, Stream};
@@ -12,7 +11,8 @@ use pin_project_lite::pin_project;
 
 use super::queued_size_hint;
 use crate::in_flight::InFlight;
-use crate::semaphore::{AcquireOwned, OwnedSemaphorePermit, Semaphore};
+use crate::semaphore::{Semaphore, SharedAcquire, SharedPermit};
+use crate::Shared;
 
 pin_project! {
     /// Stream returned by [`FanOutExt::fan_out_with`](super::FanOutExt::fan_out_with).
@@ -28,11 +28,11 @@ pin_project! {
         // The source ended, or the semaphore was closed: nothing more is pulled.
         source_done: bool,
         f: F,
-        semaphore: Arc<Semaphore>,
+        semaphore: Shared<Semaphore>,
         // The one pulled item waiting for its permit, and the permit's place in the queue.
-        waiting: Option<(St::Item, AcquireOwned)>,
+        waiting: Option<(St::Item, SharedAcquire)>,
         // Each future holds its permit until it finishes.
-        in_flight: InFlight<Fut, OwnedSemaphorePermit>,
+        in_flight: InFlight<Fut, SharedPermit>,
         // At most one output of a future that finished at its first poll.
         ready: VecDeque<Fut::Output>,
     }
@@ -44,7 +44,7 @@ where
     F: FnMut(St::Item) -> Fut,
     Fut: Future,
 {
-    pub(super) fn new(source: St, semaphore: Arc<Semaphore>, f: F) -> Self {
+    pub(super) fn new(source: St, semaphore: Shared<Semaphore>, f: F) -> Self {
         Self {
             source,
             source_done: false,
@@ -77,7 +77,7 @@ where
                     }
                     match self.source.as_mut().poll_next(cx) {
                         Poll::Ready(Some(item)) => {
-                            let acquire = self.semaphore.clone().acquire_owned();
+                            let acquire = SharedAcquire::new(self.semaphore);
                             &mut self.waiting.insert((item, acquire)).1
                         }
                         Poll::Ready(None) => {

@@ -14,6 +14,7 @@ use async_io::Timer;
 
 use super::gcra::RateBooking;
 use super::{RateLimitError, RateLimiter};
+use crate::Shared;
 
 /// The state machine shared by [`RateAcquire`] and [`RateAcquireOwned`].
 #[cfg(not(loom))]
@@ -203,14 +204,16 @@ impl fmt::Debug for RateAcquire<'_> {
 #[cfg(not(loom))]
 #[must_use = "futures do nothing unless polled"]
 pub struct RateAcquireOwned {
-    limiter: std::sync::Arc<RateLimiter>,
+    /// An `Arc` from the public constructors; `rate_limited` may give a `&'static`.
+    limiter: Shared<RateLimiter>,
     waiting: Waiting,
 }
 
 #[cfg(not(loom))]
 impl RateAcquireOwned {
-    /// For [`RateLimiter::acquire_many_owned`]: `n` slots, nothing booked yet.
-    pub(super) fn new(limiter: std::sync::Arc<RateLimiter>, n: u32) -> Self {
+    /// For [`RateLimiter::acquire_many_owned`] and `rate_limited`: `n` slots, nothing booked
+    /// yet.
+    pub(crate) fn new(limiter: Shared<RateLimiter>, n: u32) -> Self {
         RateAcquireOwned {
             limiter,
             waiting: Waiting::new(n),

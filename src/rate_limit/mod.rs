@@ -223,6 +223,9 @@ impl RateLimiter {
     /// Like [`acquire`](Self::acquire), for an `Arc<RateLimiter>`: the future is `'static`, to
     /// store in a struct or move into a spawned task.
     ///
+    /// A `&'static RateLimiter` (from a `static` `OnceLock`, or leaked) needs no owned form: its
+    /// [`acquire`](Self::acquire) already returns a `RateAcquire<'static>`.
+    ///
     /// # Errors
     ///
     /// As [`acquire`](Self::acquire).
@@ -273,7 +276,7 @@ impl RateLimiter {
     /// ```
     #[cfg(not(loom))]
     pub fn acquire_many_owned(self: std::sync::Arc<Self>, n: u32) -> RateAcquireOwned {
-        RateAcquireOwned::new(self, n)
+        RateAcquireOwned::new(self.into(), n)
     }
 
     /// Blocks the current thread until a slot starts; for threads that are not async. Do not

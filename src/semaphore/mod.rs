@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::sync::{block_on, lock, AtomicUsize, Mutex, Ordering};
+use crate::Shared;
 
 use engine::{Queue, Waiting, CLOSED, SHIFT};
 
@@ -177,6 +178,9 @@ impl Semaphore {
 
     /// Like [`acquire`](Self::acquire), for an `Arc<Semaphore>`: the permit is `'static` and can
     /// move into a spawned task.
+    ///
+    /// A semaphore in a `static` needs no owned form: its [`acquire`](Self::acquire) already
+    /// returns a `SemaphorePermit<'static>`.
     ///
     /// # Errors
     ///
@@ -549,6 +553,42 @@ impl fmt::Debug for AcquireOwned {
             .field("queued", &self.waiting.is_queued())
             .finish()
     }
+}
+
+/// An acquire of one permit from a [`Shared`] semaphore, for the adapters that keep one
+/// ([`fan_out_with`](crate::FanOutExt::fan_out_with)): the borrowed form on a `&'static`, the
+/// owned form on an `Arc`. Each runs the code it ran alone, and the public owned permit keeps
+/// its `Arc` ([`OwnedSemaphorePermit::semaphore`]).
+pub(crate) enum SharedAcquire {
+    Static(Acquire<'static>),
+    Arc(AcquireOwned),
+}
+
+impl SharedAcquire {
+    pub(crate) fn new(sem: &Shared<Semaphore>) -> Self {
+        match sem {
+            Shared::Static(sem) => Self::Static(sem.acquire()),
+            Shared::Arc(sem) => Self::Arc(sem.clone().acquire_owned()),
+        }
+    }
+}
+
+impl Future for SharedAcquire {
+    type Output = Result<SharedPermit, AcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Static(acquire) => Pin::new(acquire).poll(cx).map_ok(SharedPermit::Static),
+            Self::Arc(acquire) => Pin::new(acquire).poll(cx).map_ok(SharedPermit::Arc),
+        }
+    }
+}
+
+/// The permit of a [`SharedAcquire`], given back when dropped.
+#[allow(dead_code)] // the permits are held for their drop, never read
+pub(crate) enum SharedPermit {
+    Static(SemaphorePermit<'static>),
+    Arc(OwnedSemaphorePermit),
 }
 
 /// Permits borrowed from a [`Semaphore`], given back when dropped.
