@@ -53,7 +53,9 @@ pub(crate) mod timer;
 /// (other executors, or the feature off) it runs on `async-io`'s timer, whose reactor smol and
 /// async-std already drive; elsewhere async-io starts one background thread for the process.
 /// The timer is picked at the first poll that finds the future pending; a future that is ready
-/// at once costs no timer.
+/// at once costs no timer. Like tokio's own timers, tokio's needs the runtime's time driver
+/// (`enable_time`, on in `#[tokio::main]` and `#[tokio::test]`): with the feature, a runtime
+/// built without it panics where it would otherwise have used async-io's timer.
 ///
 /// # Examples
 ///
