@@ -187,6 +187,14 @@ fn timeout_that_never_fires(c: &mut Criterion) {
             pending_then_ready(YieldOnce::default().timeout(black_box(limit))).expect("in time")
         })
     });
+    // The same timeout polled inside a tokio runtime's context: tokio's wheel with the `tokio`
+    // feature, async-io's timer without it (issue 21 compares it with `tokio_timeout`).
+    g.bench_function("taskgroup_timeout_in_tokio", |b| {
+        let _context = rt.enter();
+        b.iter(|| {
+            pending_then_ready(YieldOnce::default().timeout(black_box(limit))).expect("in time")
+        })
+    });
     g.bench_function("futures_timer_delay_race", |b| {
         b.iter(|| {
             pending_then_ready(futures_timer_timeout(

@@ -141,6 +141,15 @@
 //! # });
 //! ```
 
+//! # Cargo features
+//!
+//! - `tokio` (off by default): under a tokio runtime, timeouts ([`TimeoutExt`]) and rate-limiter
+//!   grants ([`RateLimiter`]) run on tokio's own timer wheel and clock, so no second timer thread
+//!   is started and tokio's paused test clock (`start_paused`, `time::advance`) drives them.
+//!   Elsewhere, and without the feature, they run on `async-io`'s runtime-agnostic timer. The
+//!   runtime needs tokio's time driver (`enable_time`), as `tokio::time` does. The default build
+//!   depends on no runtime.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -2,15 +2,27 @@
 //!
 //! # The timer
 //!
-//! Deadlines are kept by [`async_io::Timer`], smol's reactor timer. It needs no runtime (a
-//! background thread drives it when no `async-io` executor does), and smol and async-std users
-//! already run its reactor. It was chosen over `futures-timer` by measurement on the 2-core
-//! machine (`cargo bench --bench timer`, 100 samples each): median lateness of a 1 ms / 10 ms /
-//! 100 ms timeout ~37 / ~45 / ~140 µs against ~86 / ~93 / ~173 µs for `futures-timer` (tokio's
-//! own timer, 1 ms granularity: ~1.1 / ~1.1 / ~1.3 ms), and a timeout that is armed and never
-//! fires costs ~150-300 ns against ~410-540 ns. tokio's wheel is cheaper still (~120-135 ns)
-//! because it inserts on the same thread with no syscall; async-io wakes its reactor thread
-//! through an eventfd on each insert, which is the price of working on every executor.
+//! Which timer keeps a deadline is decided in one place, the private `timer` module, for the
+//! timeouts here and the rate limiter's grants alike:
+//!
+//! - **Under tokio with the `tokio` feature** (when `tokio::runtime::Handle::try_current()`
+//!   succeeds as the timer is created): tokio's own timer wheel (`tokio::time::Sleep`). No thread
+//!   is started, and tokio's paused test clock (`start_paused`, `time::advance`) drives our
+//!   timeouts as it drives `tokio::time::timeout`. The runtime needs its time driver
+//!   (`enable_time`, which `#[tokio::main]` and `#[tokio::test]` turn on), as tokio's own timers
+//!   do.
+//! - **Everywhere else** (smol, async-std, `futures::executor`, or tokio without the feature):
+//!   [`async_io::Timer`], smol's reactor timer. It needs no runtime: smol and async-std already
+//!   run its reactor, and elsewhere async-io starts one background thread (`async-io`) the first
+//!   time a timer is armed, shared by the whole process.
+//!
+//! async-io was chosen over `futures-timer` by measurement on the 2-core machine (`cargo bench
+//! --bench timer`, 100 samples each): median lateness of a 1 ms / 10 ms / 100 ms timeout ~37 /
+//! ~45 / ~140 µs against ~86 / ~93 / ~173 µs for `futures-timer` (tokio's own timer, 1 ms
+//! granularity: ~1.1 / ~1.1 / ~1.3 ms), and a timeout that is armed and never fires costs
+//! ~150-300 ns against ~410-540 ns. tokio's wheel is cheaper still (~120-135 ns) because it
+//! inserts on the same thread with no syscall; async-io wakes its reactor thread through an
+//! eventfd on each insert, which is the price of working on every executor.
 //!
 //! The timer is only created when the inner future is still pending after its first poll, so a
 //! future that completes at once costs no timer at all.
@@ -22,13 +34,28 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
 use pin_project_lite::pin_project;
+
+use timer::Timer;
+
+pub(crate) mod timer;
 
 /// Puts a time limit on any future: `.timeout(duration)` and `.timeout_at(deadline)`.
 ///
 /// Implemented for every [`Future`]; works unchanged under tokio, async-std, smol and
 /// `futures::executor::block_on`.
+///
+/// # Which timer
+///
+/// With the `tokio` feature, a timeout armed while a tokio runtime is current runs on tokio's
+/// timer wheel: no extra thread, and a paused tokio clock (`#[tokio::test(start_paused =
+/// true)]`, `tokio::time::advance`) fires it, as it fires `tokio::time::timeout`. Otherwise
+/// (other executors, or the feature off) it runs on `async-io`'s timer, whose reactor smol and
+/// async-std already drive; elsewhere async-io starts one background thread for the process.
+/// The timer is picked at the first poll that finds the future pending; a future that is ready
+/// at once costs no timer. Like tokio's own timers, tokio's needs the runtime's time driver
+/// (`enable_time`, on in `#[tokio::main]` and `#[tokio::test]`): with the feature, a runtime
+/// built without it panics where it would otherwise have used async-io's timer.
 ///
 /// # Examples
 ///
@@ -78,6 +105,10 @@ pub trait TimeoutExt: Future + Sized {
     /// Runs the future until `deadline` at the latest: `Ok(output)` if it finished in time,
     /// `Err(Elapsed)` otherwise. A deadline in the past still polls the future once.
     ///
+    /// `deadline` is on std's clock. On tokio's timer (see [which timer](TimeoutExt#which-timer))
+    /// what is left of it at the first poll is kept on tokio's clock, so under a paused clock a
+    /// deadline 45 s away fires after 45 s of virtual time.
+    ///
     /// # Cancel safety
     ///
     /// As [`timeout`](Self::timeout).
@@ -122,9 +153,10 @@ pin_project! {
         #[pin]
         future: F,
         limit: Limit,
-        // Set at the first poll that found the future pending: when the clock started, and the
-        // timer for the deadline (`None` when the deadline is too far to represent).
-        armed: Option<(Instant, Option<Timer>)>,
+        // Set at the first poll that found the future pending: when the clock started (on the
+        // clock of the timer, see `timer::now`), and the timer for the deadline (one that never
+        // fires when the deadline is too far to represent).
+        armed: Option<(Instant, Timer)>,
         // Returned `Ready` once: polling again is the caller's bug and panics, rather than
         // polling a finished inner future or waiting on a spent timer forever.
         finished: bool,
@@ -169,25 +201,25 @@ impl<F: Future> Future for Timeout<F> {
             return Poll::Ready(Ok(output));
         }
         let (started, timer) = this.armed.get_or_insert_with(|| {
-            let now = Instant::now();
-            let deadline = match *this.limit {
-                Limit::After(duration) => now.checked_add(duration),
-                Limit::At(deadline) => Some(deadline),
-            };
+            let now = timer::now();
             // `Timer::at` fires at once for a deadline that has passed.
-            (now, deadline.map(Timer::at))
+            let timer = match *this.limit {
+                Limit::After(duration) => now
+                    .checked_add(duration)
+                    .map_or_else(Timer::never, Timer::at),
+                Limit::At(deadline) => Timer::at_std(deadline),
+            };
+            (now, timer)
         });
-        match timer {
-            Some(timer) => match Pin::new(timer).poll(cx) {
-                Poll::Ready(_) => {
-                    *this.finished = true;
-                    Poll::Ready(Err(Elapsed {
-                        waited: started.elapsed(),
-                    }))
-                }
-                Poll::Pending => Poll::Pending,
-            },
-            None => Poll::Pending,
+        match timer.poll(cx) {
+            Poll::Ready(()) => {
+                *this.finished = true;
+                // On the clock that fired: tokio's virtual time under its paused clock.
+                Poll::Ready(Err(Elapsed {
+                    waited: timer::now().saturating_duration_since(*started),
+                }))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -206,7 +238,8 @@ impl<F> fmt::Debug for Timeout<F> {
 /// The error of a [`Timeout`]: the deadline passed before the future finished.
 ///
 /// [`waited`](Self::waited) says how long the future ran under the limit, from its first poll to
-/// the moment the timeout was noticed.
+/// the moment the timeout was noticed, on the clock of the timer that fired (tokio's, paused or
+/// not, under the `tokio` feature in a tokio runtime; std's otherwise).
 ///
 /// # Examples
 ///
@@ -225,7 +258,8 @@ pub struct Elapsed {
 }
 
 impl Elapsed {
-    /// How long the future ran under the limit before the timeout was noticed.
+    /// How long the future ran under the limit before the timeout was noticed, on the clock of
+    /// the timer that fired (virtual time under tokio's paused clock).
     pub fn waited(&self) -> Duration {
         self.waited
     }

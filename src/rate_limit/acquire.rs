@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_io::Timer;
+use crate::time::timer::Timer;
 
 use super::gcra::RateBooking;
 use super::{RateLimitError, RateLimiter};
@@ -75,8 +75,8 @@ impl Waiting {
             self.state = State::Booked { booking, timer };
         }
         match &mut self.state {
-            State::Booked { timer, .. } => match Pin::new(timer).poll(cx) {
-                Poll::Ready(_) => {
+            State::Booked { timer, .. } => match timer.poll(cx) {
+                Poll::Ready(()) => {
                     self.state = State::Done;
                     Poll::Ready(Ok(()))
                 }

@@ -45,7 +45,7 @@ impl RateLimiter {
     /// The limiter's clock: [`ORIGIN`] plus the time since it was created, in nanoseconds.
     #[inline]
     pub(super) fn now(&self) -> u64 {
-        virtual_time(self.epoch.elapsed())
+        virtual_time(clock_now().saturating_duration_since(self.epoch))
     }
 
     /// The instant a time on the limiter's clock stands for; `None` past what an `Instant` holds
@@ -169,6 +169,22 @@ impl RateLimiter {
             TryAt::NotUntil(at) => Some(Duration::from_nanos(at - ORIGIN)),
         })
     }
+}
+
+/// The clock the limiter reads, [`crate::time::timer::now`]: std's, or under the `tokio` feature
+/// tokio's (the same, unless tokio's `test-util` paused the current runtime's clock), so that the
+/// slots a limiter books and the timer that waits for them agree. Its timers take their
+/// deadlines on this clock. std's under loom, where no timer runs.
+#[cfg(not(loom))]
+#[inline]
+pub(super) fn clock_now() -> Instant {
+    crate::time::timer::now()
+}
+
+#[cfg(loom)]
+#[inline]
+pub(super) fn clock_now() -> Instant {
+    Instant::now()
 }
 
 /// A duration since the epoch on the limiter's clock (saturating after 146 years). Seconds and

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 
-use gcra::{check_span, interval, TryAt, ORIGIN};
+use gcra::{check_span, clock_now, interval, TryAt, ORIGIN};
 
 #[cfg(not(loom))]
 mod acquire;
@@ -51,6 +51,19 @@ pub use acquire::{RateAcquire, RateAcquireOwned};
 /// [`with_burst(b)`](Self::with_burst) (default 1) lets up to `b` slots go at once after an idle
 /// spell; in any window of length `t`, at most `b + rate × t / per` slots start. A new limiter
 /// starts with a full burst.
+///
+/// # Which timer and clock
+///
+/// A waiting [`acquire`](Self::acquire) sleeps on the same timer as
+/// [`.timeout()`](crate::TimeoutExt#which-timer): with the `tokio` feature, tokio's timer wheel
+/// when a tokio runtime is current as it starts waiting (no thread started); otherwise
+/// `async-io`'s timer, whose reactor smol and async-std already drive and which elsewhere starts
+/// one background thread for the process. `try_acquire` and an acquire whose slot is free at
+/// once use no timer. With the feature, the limiter also reads tokio's clock, which is std's
+/// unless tokio's `test-util` has paused it: under `#[tokio::test(start_paused = true)]` a
+/// limiter created and used inside the runtime grants its slots on the paused clock, one every
+/// `per / rate` of virtual time, in no real time. ([`NotUntil::earliest`] is then on that clock
+/// too, as `tokio::time::Instant::into_std` is.)
 ///
 /// # Memory ordering
 ///
@@ -121,7 +134,7 @@ impl RateLimiter {
             interval: AtomicU64::new(interval),
             burst: 1,
             config: Mutex::new((rate, per)),
-            epoch: Instant::now(),
+            epoch: clock_now(),
         }
     }
 
@@ -378,7 +391,7 @@ impl RateLimiter {
                 // Past what an `Instant` holds: a year from now stands for "not in this run".
                 earliest: self
                     .instant(at)
-                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600)),
+                    .unwrap_or_else(|| clock_now() + Duration::from_secs(365 * 24 * 3600)),
                 wait: Duration::from_nanos(at - now),
             }),
         })
