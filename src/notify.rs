@@ -167,7 +167,11 @@ mod tests {
         list.register(&mut key, &waker);
         drop(waker); // the list holds the last clone now
         list.register(&mut key, futures::task::noop_waker_ref()); // replaced: its drop re-enters
-        assert_eq!(list.len(), 0, "the replaced waker's drop woke (and so removed) the new one");
+        assert_eq!(
+            list.len(),
+            0,
+            "the replaced waker's drop woke (and so removed) the new one"
+        );
         list.unregister(&mut key);
         assert_eq!(list.len(), 0);
         assert!(key.is_none());
