@@ -138,6 +138,7 @@ mod fan_out;
 mod notify;
 mod rate_limit;
 mod semaphore;
+mod single_flight;
 mod sync;
 #[cfg(not(loom))]
 mod time;
@@ -160,6 +161,7 @@ pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,
 };
+pub use single_flight::{Run, SingleFlight};
 #[cfg(not(loom))]
 pub use time::{Elapsed, Timeout, TimeoutExt};
 pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};
