@@ -161,7 +161,7 @@ pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,
 };
-pub use single_flight::{Run, SingleFlight};
+pub use single_flight::{Run, SingleFlight, Work};
 #[cfg(not(loom))]
 pub use time::{Elapsed, Timeout, TimeoutExt};
 pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};

@@ -70,12 +70,22 @@ use crate::unwind::poll_catching;
 /// use futures::future::join_all;
 /// use taskgroup::SingleFlight;
 ///
+/// # async fn slow_backend() { // yields once, as a network call would
+/// #     let mut yielded = false;
+/// #     std::future::poll_fn(|cx| {
+/// #         if std::mem::replace(&mut yielded, true) { return std::task::Poll::Ready(()); }
+/// #         cx.waker().wake_by_ref();
+/// #         std::task::Poll::Pending
+/// #     }).await
+/// # }
 /// # futures::executor::block_on(async {
 /// let group = SingleFlight::new();
 /// let backend_calls = AtomicUsize::new(0);
 /// let fetch = |user: u32| {
-///     group.run(user, || async {
+///     let backend_calls = &backend_calls;
+///     group.run(user, move || async move {
 ///         backend_calls.fetch_add(1, Ordering::Relaxed);
+///         slow_backend().await;
 ///         format!("profile of {user}")
 ///     })
 /// };
@@ -269,7 +279,7 @@ impl<K: Hash + Eq, T> SingleFlight<K, T> {
     ///
     /// let group = SingleFlight::new();
     /// let mut cx = Context::from_waker(noop_waker_ref());
-    /// let mut leader = Box::pin(group.run("config", || future::pending::<u32>()));
+    /// let mut leader = Box::pin(group.run("config", future::pending::<u32>));
     /// let mut waiter = Box::pin(group.run("config", || future::ready(42)));
     /// assert!(leader.poll_unpin(&mut cx).is_pending()); // leads; its work never finishes
     /// assert!(waiter.poll_unpin(&mut cx).is_pending()); // joins the flight
@@ -277,7 +287,7 @@ impl<K: Hash + Eq, T> SingleFlight<K, T> {
     /// assert_eq!(waiter.poll_unpin(&mut cx), Poll::Ready(42)); // took over, ran its own `f`
     /// assert_eq!(group.in_flight(), 0);
     /// ```
-    pub fn run<F, Fut>(&self, key: K, f: F) -> Run<'_, K, T, F, Fut>
+    pub fn run<F, Fut>(&self, key: K, f: F) -> Run<'_, K, T, F>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = T>,
@@ -288,6 +298,7 @@ impl<K: Hash + Eq, T> SingleFlight<K, T> {
             seat: Seat {
                 group: self,
                 role: Role::Start,
+                leave: Self::leave,
             },
             key: Some(key),
             f: Some(f),
@@ -305,7 +316,7 @@ impl<K: Hash + Eq, T> SingleFlight<K, T> {
     ///
     /// let group = SingleFlight::new();
     /// let mut cx = Context::from_waker(noop_waker_ref());
-    /// let mut stale = Box::pin(group.run("token", || future::pending::<u32>()));
+    /// let mut stale = Box::pin(group.run("token", future::pending::<u32>));
     /// assert!(stale.poll_unpin(&mut cx).is_pending());
     /// group.forget(&"token");
     /// assert_eq!(group.in_flight(), 0);
@@ -462,6 +473,44 @@ impl<K, T> Flight<K, T> {
     }
 }
 
+/// The work a [`Run`] calls: a `FnOnce() -> impl Future<Output = T>`, implemented for every
+/// such closure (users never implement it).
+///
+/// [`Run`] names its work's future through this trait instead of a type parameter of its own:
+/// with `F` and `Fut` apart, the compiler cannot always prove an `async` block holding a `Run`
+/// `Send` when the closure returns an `async` block that borrows ("one type is more general than
+/// the other", inside `join!` or a generic `async fn`).
+pub trait Work: sealed::Sealed {
+    /// What the work's future yields.
+    type Output;
+    /// The future the work returns.
+    type Future: Future<Output = Self::Output>;
+    /// Calls the work.
+    fn call(self) -> Self::Future;
+}
+
+impl<F, Fut> Work for F
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+{
+    type Output = Fut::Output;
+    type Future = Fut;
+    fn call(self) -> Fut {
+        self()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<F, Fut> Sealed for F
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future,
+    {
+    }
+}
+
 /// A call's part in a flight; what dropping the call must undo.
 enum Role<K, T> {
     /// Not polled yet.
@@ -478,18 +527,32 @@ enum Role<K, T> {
 }
 
 /// A call's role with the group it plays it in; dropping it leaves the flight cleanly.
-struct Seat<'a, K: Hash + Eq, T> {
+///
+/// The struct carries no `K: Hash + Eq` bound (its drop reaches the map through `leave`, a
+/// function instantiated where the bound is known): a bound on a future's type trips the
+/// compiler's `Send` inference for async blocks that hold it ("one type is more general than
+/// the other").
+struct Seat<'a, K, T> {
     group: &'a SingleFlight<K, T>,
     role: Role<K, T>,
+    leave: fn(&SingleFlight<K, T>, Role<K, T>),
 }
 
-impl<K: Hash + Eq, T> Seat<'_, K, T> {
+impl<K, T> Seat<'_, K, T> {
     /// Leaves the flight: a waiter leaves the queue (or, if promoted, hands the turn on), a
     /// leader hands the work over.
     fn leave(&mut self) {
-        match std::mem::replace(&mut self.role, Role::Finished) {
+        let role = std::mem::replace(&mut self.role, Role::Finished);
+        (self.leave)(self.group, role);
+    }
+}
+
+impl<K: Hash + Eq, T> SingleFlight<K, T> {
+    /// What dropping a call in `role` undoes; see [`Seat::leave`].
+    fn leave(&self, role: Role<K, T>) {
+        match role {
             Role::Start | Role::Finished => {}
-            Role::Leading { flight } => self.group.hand_over(&flight, None),
+            Role::Leading { flight } => self.hand_over(&flight, None),
             Role::Waiting { flight, node } => {
                 let mut state = lock(&flight.state);
                 let promoted =
@@ -505,7 +568,7 @@ impl<K: Hash + Eq, T> Seat<'_, K, T> {
                         // Only this call changes a promoted node, and the flight cannot finish
                         // before it leads: the state is the same under the map's lock.
                         drop(state);
-                        self.group.hand_over(&flight, Some(node));
+                        self.hand_over(&flight, Some(node));
                     }
                     Outcome::Running => {
                         state.unlink(node);
@@ -519,7 +582,7 @@ impl<K: Hash + Eq, T> Seat<'_, K, T> {
     }
 }
 
-impl<K: Hash + Eq, T> Drop for Seat<'_, K, T> {
+impl<K, T> Drop for Seat<'_, K, T> {
     fn drop(&mut self) {
         self.leave();
     }
@@ -534,27 +597,25 @@ pin_project! {
     /// Dropping it loses nothing for the other callers: a waiter leaves the queue; a leader's
     /// work is dropped and the longest-waiting caller takes over with its own `f`.
     #[must_use = "futures do nothing unless polled"]
-    pub struct Run<'a, K, T, F, Fut>
+    pub struct Run<'a, K, T, F>
     where
-        K: Hash,
-        K: Eq,
+        F: Work,
     {
         // Declared first, so that it is dropped before the seat hands the work over: the old
         // work is gone before a new leader starts.
         #[pin]
-        fut: Option<Fut>,
+        fut: Option<F::Future>,
         seat: Seat<'a, K, T>,
         key: Option<K>,
         f: Option<F>,
     }
 }
 
-impl<K, T, F, Fut> Future for Run<'_, K, T, F, Fut>
+impl<K, T, F> Future for Run<'_, K, T, F>
 where
     K: Hash + Eq,
     T: Clone,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = T>,
+    F: Work<Output = T>,
 {
     type Output = T;
 
@@ -592,7 +653,7 @@ where
                 Role::Leading { .. } => {
                     if this.fut.is_none() {
                         let f = this.f.take().expect("a leader calls its `f` once");
-                        match catch_unwind(AssertUnwindSafe(f)) {
+                        match catch_unwind(AssertUnwindSafe(|| f.call())) {
                             Ok(fut) => this.fut.set(Some(fut)),
                             Err(payload) => {
                                 this.seat.leave();
@@ -636,7 +697,7 @@ impl<K, T> fmt::Debug for SingleFlight<K, T> {
     }
 }
 
-impl<K: Hash + Eq, T, F, Fut> fmt::Debug for Run<'_, K, T, F, Fut> {
+impl<K, T, F: Work> fmt::Debug for Run<'_, K, T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let role = match &self.seat.role {
             Role::Start => "not polled",
@@ -661,7 +722,7 @@ mod tests {
     #[test]
     fn the_longest_waiting_caller_takes_over_and_the_others_wait_for_it() {
         let group = SingleFlight::new();
-        let mut leader = Box::pin(group.run(1, || futures::future::pending::<u32>()));
+        let mut leader = Box::pin(group.run(1, futures::future::pending::<u32>));
         let mut first = Box::pin(group.run(1, || async { 10 }));
         let mut second = Box::pin(group.run(1, || async { 20 }));
         assert!(poll(&mut leader).is_pending());
@@ -680,7 +741,7 @@ mod tests {
     #[test]
     fn a_promoted_caller_dropped_before_its_turn_passes_the_turn_on() {
         let group = SingleFlight::new();
-        let mut leader = Box::pin(group.run(1, || futures::future::pending::<u32>()));
+        let mut leader = Box::pin(group.run(1, futures::future::pending::<u32>));
         let mut first = Box::pin(group.run(1, || async { 10 }));
         let mut second = Box::pin(group.run(1, || async { 20 }));
         assert!(poll(&mut leader).is_pending());
