@@ -626,7 +626,10 @@ where
                 Role::Start => {
                     let key = this.key.take().expect("a new call holds its key");
                     match this.seat.group.join(key, cx.waker()) {
-                        Joined::Leader(flight) => this.seat.role = Role::Leading { flight },
+                        Joined::Leader(flight) => {
+                            this.seat.role = Role::Leading { flight };
+                            start_work(this.f, this.fut.as_mut(), this.seat);
+                        }
                         Joined::Waiter(flight, node) => {
                             this.seat.role = Role::Waiting { flight, node };
                             return Poll::Pending;
@@ -648,19 +651,10 @@ where
                         let flight = flight.clone();
                         // The promoted node is gone; a leader's seat from here on.
                         this.seat.role = Role::Leading { flight };
+                        start_work(this.f, this.fut.as_mut(), this.seat);
                     }
                 },
                 Role::Leading { .. } => {
-                    if this.fut.is_none() {
-                        let f = this.f.take().expect("a leader calls its `f` once");
-                        match catch_unwind(AssertUnwindSafe(|| f.call())) {
-                            Ok(fut) => this.fut.set(Some(fut)),
-                            Err(payload) => {
-                                this.seat.leave();
-                                resume_unwind(payload);
-                            }
-                        }
-                    }
                     return match poll_catching(this.fut.as_mut(), cx) {
                         Poll::Pending => Poll::Pending,
                         Poll::Ready(Ok(output)) => {
@@ -679,6 +673,25 @@ where
                 }
                 Role::Finished => panic!("`Run` polled after it completed"),
             }
+        }
+    }
+}
+
+/// Calls a new leader's `f` and stores its future; a panic in `f` hands the work over (the
+/// seat leaves) and resumes. Written at the two places a call starts leading, so that `poll`
+/// never looks at the future through a shared reference (which Stacked Borrows counts as a
+/// read of a self-referential `async` block, invalidating its inner borrows).
+fn start_work<K, T, F: Work>(
+    f: &mut Option<F>,
+    mut fut: Pin<&mut Option<F::Future>>,
+    seat: &mut Seat<'_, K, T>,
+) {
+    let f = f.take().expect("a leader calls its `f` once");
+    match catch_unwind(AssertUnwindSafe(|| f.call())) {
+        Ok(work) => fut.set(Some(work)),
+        Err(payload) => {
+            seat.leave();
+            resume_unwind(payload);
         }
     }
 }
