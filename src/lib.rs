@@ -1,7 +1,7 @@
 //! Go's task-coordination idioms for async Rust, on any executor.
 //!
-//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup`, fan-out/fan-in worker
-//! pools, `rate.Limiter` and context-style cancellation and timeouts to async
+//! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup`, `singleflight`,
+//! fan-out/fan-in worker pools, `rate.Limiter` and context-style cancellation and timeouts to async
 //! Rust without tying your code to a runtime: waiting and waking go through plain wakers, each
 //! woken only after every lock is released (so an executor's waker may call straight back in),
 //! and the same primitives work under tokio, async-std, smol, `futures::executor` or a
@@ -29,6 +29,8 @@
 //! | `lim.Allow()` / `lim.Reserve().Delay()` | [`try_acquire`](RateLimiter::try_acquire) / its [`NotUntil::earliest`] |
 //! | `lim.SetLimit(r)` | [`set_rate`](RateLimiter::set_rate) |
 //! | a `time.Tick` before each job of a worker pool | [`jobs.rate_limited(limiter).fan_out(n, f)`](FanOutExt::rate_limited) |
+//! | `var g singleflight.Group`; `v, err, _ := g.Do(key, fn)` | [`SingleFlight::new()`]; [`group.run(key, f).await`](SingleFlight::run) (`T = Result<V, E>` for `err`) |
+//! | `g.Forget(key)` | [`group.forget(&key)`](SingleFlight::forget) |
 //!
 //! # A tour
 //!
@@ -141,6 +143,19 @@
 //! # });
 //! ```
 
+//! Let N requests for the same key make one upstream call, and survive the caller that made it
+//! giving up (the longest-waiting request takes the work over):
+//!
+//! ```
+//! use taskgroup::SingleFlight;
+//!
+//! # futures::executor::block_on(async {
+//! let tokens: SingleFlight<&str, String> = SingleFlight::new();
+//! let token = tokens.run("api", || async { "fresh token".to_owned() }).await;
+//! assert_eq!(token, "fresh token");
+//! assert_eq!(tokens.in_flight(), 0); // nothing is kept once the call ended
+//! # });
+//! ```
 //! # Cargo features
 //!
 //! - `tokio` (off by default): under a tokio runtime, timeouts ([`TimeoutExt`]) and rate-limiter
@@ -162,6 +177,7 @@ mod notify;
 mod rate_limit;
 mod semaphore;
 mod shared;
+mod single_flight;
 mod supervise;
 mod sync;
 #[cfg(not(loom))]
@@ -186,6 +202,7 @@ pub use semaphore::{
     TryAcquireError,
 };
 pub use shared::Shared;
+pub use single_flight::{Run, SingleFlight, Work};
 #[cfg(not(loom))]
 pub use time::{Elapsed, Timeout, TimeoutExt};
 pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};

@@ -8,9 +8,9 @@ use taskgroup::{
     DropGuard, Elapsed, ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, FanOut,
     FanOutOrdered, FanOutSpawned, FanOutWith, LocalErrGroup, LocalErrGroupSpawner,
     LocalErrGroupWait, LocalErrGroupWaitAll, NotUntil, OwnedSemaphorePermit, RateAcquire,
-    RateAcquireOwned, RateLimitError, RateLimited, RateLimiter, RunUntilCancelled,
-    RunUntilCancelledOwned, Semaphore, SemaphorePermit, Shared, Timeout, Track, TryAcquireError,
-    TryFanOut, TryRateLimitError, Wait, WaitGroupGuard,
+    RateAcquireOwned, RateLimitError, RateLimited, RateLimiter, Run, RunUntilCancelled,
+    RunUntilCancelledOwned, Semaphore, SemaphorePermit, Shared, SingleFlight, Timeout, Track,
+    TryAcquireError, TryFanOut, TryRateLimitError, Wait, WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -234,4 +234,25 @@ fn rate_limit_types() {
     fn spawnable<F: Future + Send + 'static>(_: F) {}
     let limiter = std::sync::Arc::new(RateLimiter::new(1, std::time::Duration::from_secs(1)));
     spawnable(async move { limiter.acquire().await });
+}
+
+#[test]
+fn single_flight_types() {
+    send::<SingleFlight<String, u32>>();
+    sync::<SingleFlight<String, u32>>();
+    unpin::<SingleFlight<String, u32>>();
+    static_::<SingleFlight<String, u32>>();
+    // Send when its inputs are, so a call can be spawned or held across an await in a task.
+    fn run_of<'a>(
+        g: &'a SingleFlight<String, u32>,
+    ) -> Run<'a, String, u32, impl FnOnce() -> SendFut2 + Send> {
+        g.run(String::new(), || Box::pin(async { 1u32 }) as SendFut2)
+    }
+    type SendFut2 = Pin<Box<dyn Future<Output = u32> + Send>>;
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_unpin<T: Unpin>(_: &T) {}
+    let g = SingleFlight::new();
+    let run = run_of(&g);
+    assert_send(&run);
+    assert_unpin(&run);
 }

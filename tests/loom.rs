@@ -522,3 +522,83 @@ mod reentrant {
         });
     }
 }
+
+/// The single-flight hand-over: a leader leaving (dropped, or finishing) while a waiter is
+/// joining its flight. The waiter gets the leader's value or runs its own work; it never hangs.
+mod single_flight {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    use taskgroup::SingleFlight;
+
+    /// Pending at its first poll (waking itself), then ready with `value`: work that is in
+    /// flight for a while.
+    fn slow(value: u32) -> impl Future<Output = u32> {
+        let mut polled = false;
+        std::future::poll_fn(move |cx| {
+            if std::mem::replace(&mut polled, true) {
+                Poll::Ready(value)
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+    }
+
+    fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
+        fut.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_leader_dropped_while_a_waiter_registers_hands_the_work_over() {
+        loom::model(|| {
+            let group = std::sync::Arc::new(SingleFlight::<u8, u32>::new());
+            let leader = {
+                let group = group.clone();
+                thread::spawn(move || {
+                    let mut run = Box::pin(group.run(0, std::future::pending::<u32>));
+                    assert!(poll_once(run.as_mut()).is_pending());
+                    drop(run); // a timeout: the work never finishes
+                })
+            };
+            // Joins the leader's flight (and is handed the work) or leads its own: either way
+            // the value is its own work's, and it does not hang.
+            let got = loom::future::block_on(group.run(0, || std::future::ready(2)));
+            assert_eq!(got, 2);
+            leader.join().unwrap();
+            assert_eq!(group.in_flight(), 0);
+        });
+    }
+
+    #[test]
+    fn a_leader_finishing_while_a_waiter_registers_shares_its_value_or_lets_it_lead() {
+        loom::model(|| {
+            let group = std::sync::Arc::new(SingleFlight::<u8, u32>::new());
+            let leader = {
+                let group = group.clone();
+                thread::spawn(move || {
+                    let mut run = Box::pin(group.run(0, || slow(1)));
+                    let first = poll_once(run.as_mut());
+                    match first {
+                        // Led: the second poll finishes the work.
+                        Poll::Pending => match poll_once(run.as_mut()) {
+                            Poll::Ready(v) => v,
+                            // Joined the waiter's flight instead: wait for it.
+                            Poll::Pending => loom::future::block_on(run),
+                        },
+                        Poll::Ready(v) => v,
+                    }
+                })
+            };
+            let got = loom::future::block_on(group.run(0, || slow(2)));
+            let leader_got = leader.join().unwrap();
+            // Overlapping calls share one value; calls that did not overlap ran their own.
+            assert!(
+                got == leader_got || (got, leader_got) == (2, 1),
+                "got {got}, the leader {leader_got}"
+            );
+            assert_eq!(group.in_flight(), 0);
+        });
+    }
+}
