@@ -387,10 +387,14 @@ impl Semaphore {
     /// Records a new total, fails queued waiters it makes too large, and serves the rest (with
     /// `in_hand` new permits).
     fn set_total_locked(&self, queue: &mut Queue, total: usize, in_hand: usize) -> WakeList {
-        queue.total = total;
+        let previous = std::mem::replace(&mut queue.total, total);
         self.total.store(total, Ordering::Relaxed);
         let mut wakes = WakeList::new();
-        if total != 0
+        // Every queued request fits a non-zero total (enqueue and every shrink refuse the rest),
+        // so only a shrink or a gate opening from 0 can leave one too large: `add_permits` on a
+        // long queue does not look at it.
+        let may_refuse = total != 0 && (total < previous || previous == 0);
+        if may_refuse
             && queue
                 .waiters
                 .nodes
