@@ -174,6 +174,7 @@ mod err_group;
 mod fan_out;
 mod in_flight;
 mod notify;
+mod pool;
 mod rate_limit;
 mod semaphore;
 mod shared;
@@ -194,6 +195,12 @@ pub use err_group::{
 #[cfg(not(loom))]
 pub use fan_out::RateLimited;
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
+#[cfg(not(loom))]
+pub use pool::Shutdown;
+pub use pool::{
+    JobError, JobHandle, PoolGroup, PoolGroupWait, PoolGroupWaitAll, PoolStats, Submit,
+    TrySubmitError, WorkerPool,
+};
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
 #[cfg(not(loom))]
 pub use rate_limit::{RateAcquire, RateAcquireOwned};
