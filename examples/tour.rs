@@ -1,15 +1,14 @@
-//! The guided tour: a worker pool over a batch of simulated jobs, every primitive of taskgroup
-//! in its natural role, on the runtime of your choice.
+//! The guided tour: a worker pool over a batch of simulated jobs, on the runtime of your
+//! choice, built on taskgroup's `WorkerPool`.
 //!
-//! - `fan_out_with` runs the jobs, at most `--limit` at once, through a shared `Semaphore`
-//!   that a scaler task `resize`s while the batch runs (grow, shrink, back);
+//! - the jobs go through a `WorkerPool` of `--limit` slots with a bounded queue: `submit`
+//!   waits for room (backpressure), and a scaler `resize`s the pool while it runs;
 //! - each attempt has a `.timeout()`; failed and hung attempts are retried with exponential
 //!   backoff and jitter; jobs that never finished are named at the end;
-//! - an `ErrGroup` runs the pipeline, the scaler and the progress display together;
-//! - Ctrl-C (or `--shutdown-after <secs>`) fires the outer `CancelToken`: nothing new starts,
-//!   running jobs finish their attempt, and the summary says what was left undone;
-//! - results are written to an audit log by spawned tasks tracked by an `AsyncWaitGroup`,
-//!   which the tour waits for, with a deadline, before it prints the summary.
+//! - the progress bar is fed by `pool.stats()` (no counters of our own);
+//! - Ctrl-C (or `--shutdown-after <secs>`) stops the feeding, and `pool.shutdown(grace)` lets
+//!   running jobs finish their attempt, cancels what is left at the deadline, and says so.
+//!   The tour then exits with status 130, as a program stopped by Ctrl-C does.
 //!
 //! ```sh
 //! cargo run --release --example tour
@@ -17,36 +16,33 @@
 //! cargo run --release --example tour -- --shutdown-after 1
 //! ```
 //!
-//! Offline, a few seconds, exits 0. When stdout is not a terminal, it prints plain lines.
+//! Offline, a few seconds. When stdout is not a terminal, it prints plain lines.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io::IsTerminal;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use clap::{Parser, ValueEnum};
-use futures::{stream, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use taskgroup::{AsyncWaitGroup, CancelToken, ErrGroup, FanOutExt, Semaphore, TimeoutExt};
+use taskgroup::{CancelToken, Shutdown, TimeoutExt, WorkerPool};
 
 /// A worker pool over simulated jobs: retries, timeouts, live resizing, graceful shutdown.
 #[derive(Parser, Debug, Clone)]
 struct Args {
     /// How many jobs in the batch.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 3000, allow_negative_numbers = true, value_parser = count)]
     jobs: usize,
     /// Jobs running at once (the scaler moves it between half and double while running).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true, value_parser = limit)]
     limit: usize,
-    /// Chance that an attempt fails.
-    #[arg(long, default_value_t = 0.15)]
+    /// Chance that an attempt fails, from 0 to 1.
+    #[arg(long, default_value_t = 0.15, allow_negative_numbers = true, value_parser = chance)]
     fail_rate: f64,
-    /// Chance that a job hangs on every attempt (it ends up in "never finished").
-    #[arg(long, default_value_t = 0.005)]
+    /// Chance that a job hangs on every attempt (it ends up in "never finished"), from 0 to 1.
+    #[arg(long, default_value_t = 0.005, allow_negative_numbers = true, value_parser = chance)]
     hang_rate: f64,
     /// Time limit of one attempt, in milliseconds.
     #[arg(long, default_value_t = 150)]
@@ -54,15 +50,40 @@ struct Args {
     /// Attempts per job before giving up.
     #[arg(long, default_value_t = 3)]
     attempts: u32,
-    /// Fire the shutdown token after this many seconds, as Ctrl-C does.
+    /// Shut down after this many seconds, as Ctrl-C does.
     #[arg(long)]
     shutdown_after: Option<f64>,
+    /// How long running jobs get to finish once shutdown starts, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    grace_ms: u64,
     /// The executor to run on: the same code, unchanged, on each.
     #[arg(long, value_enum, default_value_t = Runtime::Tokio)]
     runtime: Runtime,
     /// Seed of the simulated batch.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+}
+
+fn count(text: &str) -> Result<usize, String> {
+    let n: i64 = text
+        .parse()
+        .map_err(|_| format!("expected a whole number, got {text:?}"))?;
+    usize::try_from(n).map_err(|_| format!("a number of jobs is 0 or more, not {n}"))
+}
+
+fn limit(text: &str) -> Result<usize, String> {
+    match count(text)? {
+        0 => Err("the limit must be at least 1 (with 0 no job could ever run)".to_owned()),
+        n => Ok(n),
+    }
+}
+
+fn chance(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        Ok(p) => Err(format!("a chance is between 0 and 1, not {p}")),
+        Err(_) => Err(format!("expected a number between 0 and 1, got {text:?}")),
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -72,36 +93,37 @@ enum Runtime {
     AsyncStd,
 }
 
-type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+type Spawn = fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
 
 fn main() {
     let args = Args::parse();
     let shutdown = CancelToken::new();
-    {
-        let shutdown = shutdown.clone();
-        ctrlc::set_handler(move || shutdown.cancel()).expect("install the Ctrl-C handler");
-    }
+    let on_signal = shutdown.clone();
+    ctrlc::set_handler(move || on_signal.cancel()).expect("install the Ctrl-C handler");
     if let Some(secs) = args.shutdown_after {
         let shutdown = shutdown.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs_f64(secs));
+            std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
             shutdown.cancel();
         });
     }
+    let run = |spawn: Spawn| run_tour(args.clone(), shutdown.clone(), spawn);
     let summary = match args.runtime {
         Runtime::Tokio => tokio::runtime::Runtime::new()
             .expect("a tokio runtime")
-            .block_on(tour(args.clone(), shutdown, |t| drop(tokio::spawn(t)))),
-        Runtime::Smol => smol::block_on(tour(args.clone(), shutdown, |t| smol::spawn(t).detach())),
-        Runtime::AsyncStd => async_std::task::block_on(tour(args.clone(), shutdown, |t| {
-            drop(async_std::task::spawn(t))
-        })),
+            .block_on(run(|job| drop(tokio::spawn(job)))),
+        Runtime::Smol => smol::block_on(run(|job| smol::spawn(job).detach())),
+        Runtime::AsyncStd => {
+            async_std::task::block_on(run(|job| drop(async_std::task::spawn(job))))
+        }
     };
     summary.print(&args);
+    if summary.shutdown.is_some() {
+        std::process::exit(130); // stopped by Ctrl-C (or --shutdown-after), as a shell expects
+    }
 }
 
 /// One simulated job: how long it works, and how it misbehaves.
-#[derive(Clone, Debug)]
 struct Job {
     id: usize,
     work: Duration,
@@ -146,7 +168,7 @@ fn batch(args: &Args) -> Vec<Job> {
 }
 
 /// How a job ended.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 enum Outcome {
     Done {
         attempts: u32,
@@ -159,40 +181,31 @@ enum Outcome {
     Interrupted,
 }
 
-/// Live counters, read by the progress display.
-#[derive(Default)]
-struct Live {
-    finished: AtomicUsize,
-    running: AtomicUsize,
-    retries: AtomicUsize,
-}
-
 /// Runs one job: attempts with a timeout each, exponential backoff with jitter between them.
-async fn run_job(job: Job, args: Arc<Args>, live: Arc<Live>, shutdown: CancelToken) -> Outcome {
+async fn run_job(
+    job: Job,
+    args: Arc<Args>,
+    retries: Arc<AtomicUsize>,
+    token: CancelToken,
+) -> Outcome {
     let mut jitter = Rng(job.id as u64 * 2 + 1);
     let mut last = String::new();
     let mut all_timed_out = true;
     for attempt in 1..=args.attempts {
         if attempt > 1 {
-            if shutdown.is_cancelled() {
+            if token.is_cancelled() {
                 return Outcome::Interrupted;
             }
-            live.retries.fetch_add(1, Ordering::Relaxed);
+            retries.fetch_add(1, Ordering::Relaxed);
             let backoff = Duration::from_millis(5 << (attempt - 2)); // 5, 10, 20 ms ...
-            let jitter = Duration::from_micros(jitter.next() % 5_000);
-            Timer::after(backoff + jitter).await;
+            Timer::after(backoff + Duration::from_micros(jitter.next() % 5_000)).await;
         }
-        live.running.fetch_add(1, Ordering::Relaxed);
-        let attempted = attempt_once(&job, attempt)
+        match attempt_once(&job, attempt)
             .timeout(Duration::from_millis(args.timeout_ms))
-            .await;
-        live.running.fetch_sub(1, Ordering::Relaxed);
-        match attempted {
+            .await
+        {
             Ok(Ok(())) => return Outcome::Done { attempts: attempt },
-            Ok(Err(error)) => {
-                all_timed_out = false;
-                last = error;
-            }
+            Ok(Err(error)) => (all_timed_out, last) = (false, error),
             Err(elapsed) => last = format!("timed out after {:?}", elapsed.waited()),
         }
     }
@@ -219,213 +232,191 @@ async fn attempt_once(job: &Job, attempt: u32) -> Result<(), String> {
 /// What the tour prints at the end.
 struct Summary {
     outcomes: BTreeMap<usize, Outcome>,
-    not_started: usize,
-    limits: Vec<usize>,
-    audit_lines: usize,
+    submitted: u64,
     elapsed: Duration,
-    shut_down: bool,
+    /// `Some` if the batch was cut short.
+    shutdown: Option<Shutdown>,
 }
 
-async fn tour(args: Args, shutdown: CancelToken, spawn: fn(Task)) -> Summary {
+async fn run_tour(args: Args, shutdown: CancelToken, spawn: Spawn) -> Summary {
     let started = Instant::now();
     let args = Arc::new(args);
     let jobs = batch(&args);
     let total = jobs.len();
-    let pool = Arc::new(Semaphore::new(args.limit));
-    let live = Arc::new(Live::default());
-    let outcomes = Mutex::new(BTreeMap::new());
-    let limits = Mutex::new(vec![args.limit]);
-    let audit = Arc::new(Mutex::new(Vec::new()));
-    let writes = AsyncWaitGroup::new();
-    let finished = CancelToken::new(); // the pipeline is done: the helpers stop
+    // The pool: `limit` at once, a queue of twice that, its token a child of Ctrl-C's.
+    let pool = WorkerPool::new(args.limit, spawn)
+        .with_queue_size(args.limit * 2)
+        .with_parent(&shutdown);
+    let outcomes = Arc::new(Mutex::new(BTreeMap::new()));
+    let retries = Arc::new(AtomicUsize::new(0));
+    let fed = CancelToken::new(); // the feeder is done: the helpers stop
 
-    // A live bar on a terminal, plain lines otherwise.
     let bar = std::io::stdout().is_terminal().then(|| {
         let bar = ProgressBar::new(total as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40.cyan/blue} {pos:>5}/{len} {msg}")
-                .expect("a valid template"),
-        );
+        let style = ProgressStyle::with_template("{bar:40.cyan/blue} {pos:>5}/{len} {msg}");
+        bar.set_style(style.expect("a valid template"));
         bar
     });
     let say = |line: String| match &bar {
         Some(bar) => bar.println(line),
         None => println!("{line}"),
     };
+    let at = || format!("[{:>4.1}s]", started.elapsed().as_secs_f64());
     say(format!(
         "{total} jobs on {:?}, limit {}, {} attempts of {} ms at most each",
         args.runtime, args.limit, args.attempts, args.timeout_ms
     ));
 
-    let mut group = ErrGroup::new();
-    // The pipeline: every job through the pool, until the batch is done or shutdown fires.
-    group.spawn(async {
-        let mut results = stream::iter(jobs)
-            .take_until(shutdown.cancelled())
-            .fan_out_with(pool.clone(), |job| {
-                let id = job.id;
-                let run = run_job(job, args.clone(), live.clone(), shutdown.clone());
-                async move { (id, run.await) }
+    // The feeder: every job into the pool (waiting for room), until Ctrl-C; then the pool
+    // winds down, gracefully or at the deadline.
+    let feeder = async {
+        for job in jobs {
+            let (id, outcomes) = (job.id, outcomes.clone());
+            let run = run_job(job, args.clone(), retries.clone(), pool.cancel_token());
+            let submit = pool.submit(async move {
+                let outcome = run.await;
+                outcomes.lock().unwrap().insert(id, outcome);
             });
-        let mut announced = false;
-        while let Some((id, outcome)) = results.next().await {
-            if shutdown.is_cancelled() && !std::mem::replace(&mut announced, true) {
-                say(format!(
-                    "[{:>4.1}s] shutdown: no new jobs; {} running finish their attempt",
-                    started.elapsed().as_secs_f64(),
-                    live.running.load(Ordering::Relaxed)
-                ));
+            match shutdown.run_until_cancelled(submit).await {
+                Some(handle) => drop(handle), // detached: the job records its own outcome
+                None => break,
             }
-            live.finished.fetch_add(1, Ordering::Relaxed);
-            // The audit log is written in the background; the wait group knows how many.
-            let line = format!("{id}\t{outcome:?}");
-            let audit = audit.clone();
-            spawn(Box::pin(writes.track(async move {
-                Timer::after(Duration::from_micros(200)).await;
-                audit.lock().unwrap().push(line);
-            })));
-            outcomes.lock().unwrap().insert(id, outcome);
         }
-        finished.cancel();
-        Ok::<_, String>(())
-    });
-    // The scaler: grows the pool, shrinks it, puts it back, while jobs hold permits.
-    group.spawn(async {
-        let plan = [args.limit * 2, (args.limit / 2).max(1), args.limit];
-        finished
-            .run_until_cancelled(async {
-                for limit in plan {
-                    Timer::after(Duration::from_millis(400)).await;
-                    let before = limits.lock().unwrap().last().copied().unwrap_or_default();
-                    pool.resize(limit); // while jobs hold permits
-                    limits.lock().unwrap().push(limit);
-                    say(format!(
-                        "[{:>4.1}s] scaler: limit {before} -> {limit}",
-                        started.elapsed().as_secs_f64()
-                    ));
-                }
-            })
-            .await;
-        Ok(())
-    });
-    // The progress display: a live bar on a terminal, plain lines otherwise.
-    group.spawn(async {
-        let mut tick = 0u32;
-        let status = |live: &Live| {
-            format!(
-                "running {:>3}, retries {:>4}, limit {:>3}{}",
-                live.running.load(Ordering::Relaxed),
-                live.retries.load(Ordering::Relaxed),
-                limits.lock().unwrap().last().copied().unwrap_or_default(),
-                if shutdown.is_cancelled() {
-                    ", shutting down"
-                } else {
-                    ""
-                },
-            )
+        let report = if shutdown.is_cancelled() {
+            say(format!(
+                "{} shutdown: no new jobs; {} running get {} ms",
+                at(),
+                pool.stats().running,
+                args.grace_ms
+            ));
+            Some(pool.shutdown(Duration::from_millis(args.grace_ms)).await)
+        } else {
+            pool.stop_and_wait().await;
+            None
         };
-        finished
-            .run_until_cancelled(async {
-                loop {
-                    Timer::after(Duration::from_millis(100)).await;
-                    tick += 1;
-                    let done = live.finished.load(Ordering::Relaxed);
-                    match &bar {
-                        Some(bar) => {
-                            bar.set_position(done as u64);
-                            bar.set_message(status(&live));
-                        }
-                        None if tick % 5 == 0 => println!(
-                            "[{:>4.1}s] {done:>5}/{total} finished, {}",
-                            started.elapsed().as_secs_f64(),
-                            status(&live)
-                        ),
-                        None => {}
-                    }
-                }
-            })
-            .await;
-        if let Some(bar) = &bar {
-            bar.finish_with_message(status(&live));
+        fed.cancel();
+        report
+    };
+    // The scaler: grows the pool, shrinks it, puts it back, while jobs run.
+    let scaler = fed.run_until_cancelled(async {
+        for limit in [args.limit * 2, (args.limit / 2).max(1), args.limit] {
+            Timer::after(Duration::from_millis(400)).await;
+            say(format!(
+                "{} scaler: limit {} -> {limit}",
+                at(),
+                pool.limit()
+            ));
+            pool.resize(limit); // while jobs run
         }
-        Ok(())
     });
-    group.wait().await.expect("no stage fails");
-
-    // Let the audit writes land, but not forever.
-    if writes.wait().timeout(Duration::from_secs(5)).await.is_err() {
-        eprintln!("{} audit writes still pending", writes.count());
+    // The progress display, from the pool's own counters.
+    let status = || {
+        let stats = pool.stats();
+        let message = format!(
+            "running {:>3}, queued {:>3}, retries {:>4}, limit {:>3}{}",
+            stats.running,
+            stats.waiting,
+            retries.load(Ordering::Relaxed),
+            pool.limit(),
+            if shutdown.is_cancelled() {
+                ", shutting down"
+            } else {
+                ""
+            },
+        );
+        (stats.ended(), message)
+    };
+    let progress = fed.run_until_cancelled(async {
+        for tick in 1.. {
+            Timer::after(Duration::from_millis(100)).await;
+            let (ended, message) = status();
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(ended);
+                    bar.set_message(message);
+                }
+                None if tick % 5 == 0 => println!("{} {ended:>5}/{total} ended, {message}", at()),
+                None => {}
+            }
+        }
+    });
+    let (report, _, _) = futures::join!(feeder, scaler, progress);
+    if let Some(bar) = &bar {
+        let (ended, message) = status();
+        bar.set_position(ended); // what really ran, not the total
+        bar.abandon_with_message(message);
     }
-    let outcomes = outcomes.into_inner().unwrap();
-    let audit_lines = audit.lock().unwrap().len();
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
     Summary {
-        not_started: total - outcomes.len(),
         outcomes,
-        limits: limits.into_inner().unwrap(),
-        audit_lines,
+        submitted: pool.stats().submitted,
         elapsed: started.elapsed(),
-        shut_down: shutdown.is_cancelled(),
+        shutdown: report,
+    }
+}
+
+impl Outcome {
+    const LABELS: [&'static str; 5] = [
+        "done at the first attempt",
+        "done after retries",
+        "gave up (kept failing)",
+        "never finished (timed out)",
+        "interrupted by shutdown",
+    ];
+    fn label(&self) -> &'static str {
+        let row = match self {
+            Outcome::Done { attempts: 1 } => 0,
+            Outcome::Done { .. } => 1,
+            Outcome::GaveUp { .. } => 2,
+            Outcome::NeverFinished => 3,
+            Outcome::Interrupted => 4,
+        };
+        Self::LABELS[row]
     }
 }
 
 impl Summary {
     fn print(&self, args: &Args) {
-        let count = |f: &dyn Fn(&Outcome) -> bool| self.outcomes.values().filter(|o| f(o)).count();
-        let first_try = count(&|o| *o == Outcome::Done { attempts: 1 });
-        let retried = count(&|o| matches!(o, Outcome::Done { attempts } if *attempts > 1));
-        let gave_up = count(&|o| matches!(o, Outcome::GaveUp { .. }));
-        let interrupted = count(&|o| *o == Outcome::Interrupted);
-        let never: Vec<String> = self
-            .outcomes
-            .iter()
-            .filter(|(_, o)| **o == Outcome::NeverFinished)
-            .map(|(id, _)| format!("#{id}"))
-            .collect();
-        let limits: Vec<String> = self.limits.iter().map(usize::to_string).collect();
-
-        println!();
+        let cancelled = self.shutdown.map_or(0, |report| report.cancelled as usize);
+        let not_submitted = args.jobs - self.submitted as usize;
         println!(
-            "taskgroup tour on {:?}: {} jobs, limit {}",
+            "\ntaskgroup tour on {:?}: {} jobs, limit {}",
             args.runtime, args.jobs, args.limit
         );
-        println!("  {:<34} {:>6}", "outcome", "jobs");
-        println!("  {:<34} {:>6}", "done at the first attempt", first_try);
-        println!("  {:<34} {:>6}", "done after retries", retried);
-        println!("  {:<34} {:>6}", "gave up (kept failing)", gave_up);
-        println!("  {:<34} {:>6}", "never finished (timed out)", never.len());
-        println!("  {:<34} {:>6}", "interrupted by shutdown", interrupted);
-        println!("  {:<34} {:>6}", "not started (shutdown)", self.not_started);
+        for label in Outcome::LABELS {
+            let jobs = self
+                .outcomes
+                .values()
+                .filter(|o| o.label() == label)
+                .count();
+            println!("  {label:<34} {jobs:>6}");
+        }
+        println!("  {:<34} {cancelled:>6}", "cancelled at the deadline");
+        println!("  {:<34} {not_submitted:>6}", "never submitted (shutdown)");
+        let never = self
+            .outcomes
+            .iter()
+            .filter(|(_, o)| **o == Outcome::NeverFinished);
+        let never: Vec<String> = never.map(|(id, _)| format!("#{id}")).collect();
         if !never.is_empty() {
             println!("  never finished: {}", never.join(", "));
         }
-        if let Some((id, Outcome::GaveUp { last })) = self
-            .outcomes
-            .iter()
-            .find(|(_, o)| matches!(o, Outcome::GaveUp { .. }))
-        {
+        let gave_up = self.outcomes.iter().find_map(|(id, o)| match o {
+            Outcome::GaveUp { last } => Some((id, last)),
+            _ => None,
+        });
+        if let Some((id, last)) = gave_up {
             println!("  e.g. job {id} gave up: {last}");
         }
-        println!("  pool limit over time: {}", limits.join(" -> "));
-        println!(
-            "  {} audit lines written; {:.2} s, {:.0} jobs/s{}",
-            self.audit_lines,
-            self.elapsed.as_secs_f64(),
-            self.outcomes.len() as f64 / self.elapsed.as_secs_f64(),
-            if self.shut_down {
-                "; shut down gracefully"
-            } else {
-                ""
-            }
-        );
-        assert_eq!(
-            self.outcomes.len() + self.not_started,
-            args.jobs,
-            "every job is accounted for"
-        );
-        assert_eq!(
-            self.audit_lines,
-            self.outcomes.len(),
-            "every result is in the audit log"
-        );
+        let seconds = self.elapsed.as_secs_f64();
+        let rate = self.outcomes.len() as f64 / seconds;
+        let stopped = if self.shutdown.is_some() {
+            "; shut down (exit status 130)"
+        } else {
+            ""
+        };
+        println!("  {seconds:.2} s, {rate:.0} jobs/s{stopped}");
+        let accounted = self.outcomes.len() + cancelled + not_submitted;
+        assert_eq!(accounted, args.jobs, "every job is accounted for");
     }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the unit tests and the wait-group, timeout, semaphore, error-group, fan-out,
-# rate-limiter and single-flight tests under Miri (nightly).
+# rate-limiter, single-flight and worker-pool tests under Miri (nightly).
 # Installs the nightly toolchain and the miri component with rustup when they are missing; where
 # they cannot be fetched it prints a loud SKIPPED line and exits 0, so Miri never blocks CI.
 # Timer-based tests that Miri cannot run are marked #[cfg_attr(miri, ignore)] in the tests.
@@ -49,3 +49,5 @@ echo "miri.sh: rate-limiter tests (the timer tests are ignored)"
 cargo "+$TOOLCHAIN" miri test --test rate_limit
 echo "miri.sh: single-flight tests"
 cargo "+$TOOLCHAIN" miri test --test single_flight --test single_flight_props
+echo "miri.sh: worker-pool tests (the shutdown tests, which need a timer, are ignored)"
+cargo "+$TOOLCHAIN" miri test --test pool --test pool_props

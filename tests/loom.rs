@@ -602,3 +602,62 @@ mod single_flight {
         });
     }
 }
+
+/// A pool whose workers each run on a loom thread.
+fn loom_pool(limit: usize) -> taskgroup::WorkerPool {
+    taskgroup::WorkerPool::new(limit, |worker| {
+        thread::spawn(move || loom::future::block_on(worker));
+    })
+}
+
+/// WorkerPool: two submits at limit 1 racing the worker that finishes the first job and a
+/// `resize(2)` from another thread. Both jobs run exactly once, both handles get their value,
+/// and once idle the stats add up (no lost wake-up of a handle or of `stop_and_wait`).
+#[test]
+fn pool_submit_complete_and_resize_racing() {
+    loom::model(|| {
+        let pool = loom_pool(1);
+        let runs = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let job = |n: usize| {
+            let runs = runs.clone();
+            async move {
+                runs.fetch_add(1, loom::sync::atomic::Ordering::SeqCst);
+                n
+            }
+        };
+        let first = loom::future::block_on(pool.submit(job(1)));
+        let resizer = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.resize(2))
+        };
+        let second = loom::future::block_on(pool.submit(job(2)));
+        assert_eq!(loom::future::block_on(first).unwrap(), 1);
+        assert_eq!(loom::future::block_on(second).unwrap(), 2);
+        resizer.join().unwrap();
+        loom::future::block_on(pool.stop_and_wait());
+        assert_eq!(runs.load(loom::sync::atomic::Ordering::SeqCst), 2);
+        let stats = pool.stats();
+        assert_eq!((stats.submitted, stats.succeeded), (2, 2));
+        assert_eq!((stats.waiting, stats.running), (0, 0));
+    });
+}
+
+/// WorkerPool: `abort()` racing the job's completion on its worker. The handle gets the value
+/// or `Cancelled`, never nothing; the job is counted once, either way.
+#[test]
+fn pool_abort_racing_completion() {
+    loom::model(|| {
+        let pool = loom_pool(1);
+        let handle = loom::future::block_on(pool.submit(async { 7 }));
+        handle.abort();
+        let result = loom::future::block_on(handle);
+        assert!(matches!(
+            result,
+            Ok(7) | Err(taskgroup::JobError::Cancelled)
+        ));
+        loom::future::block_on(pool.stop_and_wait());
+        let stats = pool.stats();
+        assert_eq!(stats.succeeded + stats.cancelled, 1);
+        assert_eq!(u64::from(result.is_ok()), stats.succeeded);
+    });
+}
