@@ -1,7 +1,7 @@
 //! Go's task-coordination idioms for async Rust, on any executor.
 //!
 //! taskgroup brings `sync.WaitGroup`, `semaphore.Weighted`, `errgroup`, `singleflight`,
-//! fan-out/fan-in worker pools, `rate.Limiter` and context-style cancellation and timeouts to async
+//! worker pools (pond's), fan-out/fan-in, `rate.Limiter` and context-style cancellation and timeouts to async
 //! Rust without tying your code to a runtime: waiting and waking go through plain wakers, each
 //! woken only after every lock is released (so an executor's waker may call straight back in),
 //! and the same primitives work under tokio, async-std, smol, `futures::executor` or a
@@ -22,7 +22,9 @@
 //! | `g.Go(f)`, `g.TryGo(f)`, `g.SetLimit(n)` | [`spawn`](ErrGroup::spawn), [`try_spawn`](ErrGroup::try_spawn), [`set_limit`](ErrGroup::set_limit) |
 //! | `err := g.Wait()` | [`g.wait().await`](ErrGroup::wait) (`Result<Vec<T>, E>`, values in spawn order) |
 //! | `<-ctx.Done()`, `ctx.Err() != nil` | [`token.cancelled().await`](CancelToken::cancelled), [`token.is_cancelled()`](CancelToken::is_cancelled) |
-//! | `n` worker goroutines reading a jobs channel, results on another | [`stream.fan_out(n, f)`](FanOutExt::fan_out) (or [`fan_out_ordered`](FanOutExt::fan_out_ordered)) |
+//! | `n` worker goroutines reading a jobs channel, results on another | [`WorkerPool::new(n, spawn)`](WorkerPool::new), [`pool.submit(job).await`](WorkerPool::submit) (a [`JobHandle`] per result); for a stream, [`stream.fan_out(n, f)`](FanOutExt::fan_out) |
+//! | pond: `NewPool(n)`, `Submit`, `TrySubmit`, `NewGroup`, `Resize`, `StopAndWait` | [`WorkerPool`]: [`submit`](WorkerPool::submit), [`try_submit`](WorkerPool::try_submit), [`group`](WorkerPool::group), [`resize`](WorkerPool::resize), [`stop_and_wait`](WorkerPool::stop_and_wait) |
+//! | pond: `RunningWorkers()`, `WaitingTasks()`, `SuccessfulTasks()` | [`pool.stats()`](WorkerPool::stats) |
 //! | the same, stopping at the first error | [`stream.try_fan_out(n, f)`](FanOutExt::try_fan_out) |
 //! | one semaphore shared by several pools | [`stream.fan_out_with(&SEM, f)`](FanOutExt::fan_out_with) (a `static` or an `Arc`, see [`Shared`]) |
 //! | `time.Tick(time.Second / 20)`, `rate.NewLimiter(20, b)` + `lim.Wait(ctx)` | [`RateLimiter::new(20, Duration::from_secs(1))`](RateLimiter::new)[`.with_burst(b)`](RateLimiter::with_burst), [`limiter.acquire().await`](RateLimiter::acquire) |
@@ -143,6 +145,32 @@
 //! # });
 //! ```
 
+//! Go's worker pool as one type: a bounded queue that pushes back, live resizing, counters for
+//! a progress bar, batches that fail alone, and a graceful stop:
+//!
+//! ```
+//! use taskgroup::WorkerPool;
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! let pool = WorkerPool::new(4, |job| {
+//!     tokio::spawn(job);
+//! })
+//! .with_queue_size(64); // submit() waits for room past 64 queued jobs
+//! let handle = pool.submit(async { 6 * 7 }).await;
+//! pool.resize(8); // while it runs
+//! assert_eq!(handle.await.unwrap(), 42);
+//!
+//! let batch = pool.group().with_limit(2); // a batch that fails alone
+//! for page in 0..4 {
+//!     batch.spawn(async move { Ok::<_, String>(page) });
+//! }
+//! assert_eq!(batch.wait().await, Ok(vec![0, 1, 2, 3]));
+//! pool.stop_and_wait().await;
+//! assert_eq!(pool.stats().succeeded, 5);
+//! # }
+//! ```
+//!
 //! Let N requests for the same key make one upstream call, and survive the caller that made it
 //! giving up (the longest-waiting request takes the work over):
 //!

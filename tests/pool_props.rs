@@ -58,13 +58,13 @@ struct JobState {
     ends: AtomicUsize,
 }
 
-fn job(
+async fn job(
     state: Arc<JobState>,
     panics: bool,
     running: Arc<AtomicUsize>,
     high: Arc<AtomicUsize>,
-) -> impl Future<Output = usize> + Send {
-    async move {
+) -> usize {
+    {
         state.starts.fetch_add(1, Ordering::SeqCst);
         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
         high.fetch_max(now, Ordering::SeqCst);
@@ -137,6 +137,7 @@ proptest! {
         let high = Arc::new(AtomicUsize::new(0));
         let mut max_limit = limit;
         let mut jobs: Vec<Tracked> = Vec::new();
+        #[allow(clippy::type_complexity)]
         let mut pending: Vec<(Pin<Box<Submit<'_, _>>>, Arc<JobState>, bool)> = Vec::new();
         let mut dropped_submits: Vec<Arc<JobState>> = Vec::new();
         let mut refused: Vec<Arc<JobState>> = Vec::new();
