@@ -29,6 +29,10 @@ enum Op {
     DropHandle(usize),
     Resize(usize),
     GroupSpawn(bool),
+    /// Spawn into the fail-fast group: a job that waits for its release, then fails or not.
+    FailFastSpawn(bool),
+    /// Start waiting for the fail-fast group (its first error cancels its other jobs from now).
+    FailFastWait,
     Step,
     Close,
     Shutdown,
@@ -44,6 +48,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..16usize).prop_map(Op::DropHandle),
         2 => (0..4usize).prop_map(Op::Resize),
         2 => any::<bool>().prop_map(Op::GroupSpawn),
+        2 => prop::bool::weighted(0.3).prop_map(Op::FailFastSpawn),
+        1 => Just(Op::FailFastWait),
         5 => Just(Op::Step),
         1 => Just(Op::Close),
         1 => Just(Op::Shutdown),
@@ -143,6 +149,9 @@ proptest! {
         let mut refused: Vec<Arc<JobState>> = Vec::new();
         let group: PoolGroup<usize, ()> = pool.group();
         let mut group_jobs: Vec<Arc<JobState>> = Vec::new();
+        let mut fail_fast: Option<PoolGroup<usize, usize>> = Some(pool.group().with_limit(2));
+        let mut fail_wait = None;
+        let mut fail_jobs: Vec<(Arc<JobState>, bool)> = Vec::new();
         let mut closed = false;
         let mut shut_down = false;
         let mut refused_by_close = 0usize;
@@ -183,6 +192,9 @@ proptest! {
                     if !jobs.is_empty() {
                         jobs[i % jobs.len()].state.released.store(true, Ordering::SeqCst);
                     }
+                    if !fail_jobs.is_empty() {
+                        fail_jobs[i % fail_jobs.len()].0.released.store(true, Ordering::SeqCst);
+                    }
                 }
                 Op::Abort(i) => {
                     if !jobs.is_empty() {
@@ -216,6 +228,28 @@ proptest! {
                             if fails { Err(()) } else { Ok(1) }
                         });
                         group_jobs.push(state);
+                    }
+                }
+                Op::FailFastSpawn(fails) => {
+                    if let (false, Some(group)) = (closed, &fail_fast) {
+                        let state = Arc::new(JobState::default());
+                        let s = state.clone();
+                        let index = fail_jobs.len();
+                        group.spawn(async move {
+                            s.starts.fetch_add(1, Ordering::SeqCst);
+                            std::future::poll_fn(|_| {
+                                if s.released.load(Ordering::SeqCst) { Poll::Ready(()) } else { Poll::Pending }
+                            })
+                            .await;
+                            s.ends.fetch_add(1, Ordering::SeqCst);
+                            if fails { Err(index) } else { Ok(index) }
+                        });
+                        fail_jobs.push((state, fails));
+                    }
+                }
+                Op::FailFastWait => {
+                    if let Some(group) = fail_fast.take() {
+                        fail_wait = Some(Box::pin(group.wait()));
                     }
                 }
                 Op::Step => {
@@ -265,6 +299,27 @@ proptest! {
         pool.resize(4);
         for tracked in &jobs {
             tracked.state.released.store(true, Ordering::SeqCst);
+        }
+        for (state, _) in &fail_jobs {
+            state.released.store(true, Ordering::SeqCst);
+        }
+        let mut fail_wait = fail_wait.unwrap_or_else(|| Box::pin(fail_fast.take().expect("not waited yet").wait()));
+        let fail_result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
+            exec.step();
+            if let Poll::Ready(result) = poll_once(&mut fail_wait) {
+                break result;
+            }
+        }));
+        match fail_result {
+            Ok(Ok(values)) => {
+                prop_assert_eq!(values, (0..fail_jobs.len()).collect::<Vec<_>>());
+                prop_assert!(fail_jobs.iter().all(|(_, fails)| !fails));
+            }
+            Ok(Err(index)) => prop_assert!(fail_jobs[index].1, "the error is a failing job's"),
+            Err(_) => prop_assert!(shut_down, "wait() panics only after a shutdown"),
+        }
+        for (state, _) in &fail_jobs {
+            prop_assert!(state.starts.load(Ordering::SeqCst) <= 1);
         }
         let mut rounds = 0;
         loop {
@@ -335,7 +390,7 @@ proptest! {
         }
         let stats = pool.stats();
         prop_assert_eq!(stats.ended(), stats.submitted, "{:?}", stats);
-        prop_assert_eq!(stats.submitted, (jobs.len() + group_jobs.len()) as u64, "{:?}", stats);
+        prop_assert_eq!(stats.submitted, (jobs.len() + group_jobs.len() + fail_jobs.len()) as u64, "{:?}", stats);
         let _ = refused_by_close;
     }
 }

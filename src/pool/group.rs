@@ -4,7 +4,7 @@
 //! A group keeps its own FIFO queue; at most `limit` of its jobs are handed to the pool at
 //! once, and each one that ends hands over the next. A job's outcome goes into the group's
 //! results by spawn index. The first error (under `wait()`) or a panic fires the group's
-//! token, then its abort flag: its jobs drop their future at their next poll, its queued jobs
+//! token, then asks each of its jobs to stop (the pool drops it at its next poll), its queued jobs
 //! are dropped; the pool and other groups are untouched.
 
 use std::collections::VecDeque;
@@ -17,8 +17,7 @@ use std::task::{Context, Poll, Waker};
 
 use pin_project_lite::pin_project;
 
-use crate::cancel::{CancelToken, Flag};
-use crate::notify::Ticket;
+use crate::cancel::CancelToken;
 use crate::supervise::{Outcome, Payload};
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 
@@ -87,8 +86,6 @@ struct GroupShared<T, E> {
     next_index: AtomicUsize,
     /// A child of the pool's token.
     token: CancelToken,
-    /// The group's own hard cancellation: its jobs drop their future at their next poll.
-    abort: Flag,
 }
 
 struct GroupState<T, E> {
@@ -97,6 +94,8 @@ struct GroupState<T, E> {
     limit: usize,
     /// Jobs handed to the pool and not ended.
     handed: usize,
+    /// The controls of the jobs not ended, by spawn index: what the group's abort stops.
+    controls: Vec<Option<Arc<Control>>>,
     /// Jobs spawned and not ended.
     unfinished: usize,
     outcomes: Vec<Option<Result<T, E>>>,
@@ -116,6 +115,8 @@ struct GroupState<T, E> {
 /// What a change under the group's lock leaves to do.
 struct Todo {
     abort: bool,
+    /// The group's jobs handed to the pool, to stop at their next poll.
+    stop: Vec<Arc<Control>>,
     start: Vec<BoxJob>,
     drop_queued: VecDeque<BoxJob>,
     waker: Option<Waker>,
@@ -126,7 +127,7 @@ impl<T: Send + 'static, E: Send + 'static> GroupShared<T, E> {
     fn record(
         self: &Arc<Self>,
         index: usize,
-        outcome: Outcome<Option<Result<T, E>>>,
+        outcome: Outcome<Result<T, E>>,
         control: &Control,
     ) -> Ended {
         let was_handed = !control.in_group();
@@ -134,12 +135,15 @@ impl<T: Send + 'static, E: Send + 'static> GroupShared<T, E> {
         let (ended, todo) = {
             let mut state = lock(&self.state);
             state.unfinished -= 1;
+            if let Some(slot) = state.controls.get_mut(index) {
+                *slot = None;
+            }
             if was_handed {
                 state.handed -= 1;
             }
             let mut fail = false;
             let ended = match outcome {
-                Outcome::Done(Some(result)) => {
+                Outcome::Done(result) => {
                     let ended = if result.is_ok() {
                         Ended::Succeeded
                     } else {
@@ -155,7 +159,6 @@ impl<T: Send + 'static, E: Send + 'static> GroupShared<T, E> {
                     state.outcomes[index] = Some(result);
                     ended
                 }
-                Outcome::Done(None) => Ended::Cancelled,
                 Outcome::Panicked(payload) => {
                     if state.panic.is_none() {
                         state.panic = Some(payload);
@@ -185,6 +188,7 @@ impl<T: Send + 'static, E: Send + 'static> GroupShared<T, E> {
     fn settle(&self, state: &mut GroupState<T, E>, fail: bool) -> Todo {
         let mut todo = Todo {
             abort: false,
+            stop: Vec::new(),
             start: Vec::new(),
             drop_queued: VecDeque::new(),
             waker: None,
@@ -192,6 +196,7 @@ impl<T: Send + 'static, E: Send + 'static> GroupShared<T, E> {
         if fail && !state.aborted {
             state.aborted = true;
             todo.abort = true;
+            todo.stop = state.controls.iter().flatten().cloned().collect();
             // They end now (dropped below, each recording itself), without reaching the pool.
             todo.drop_queued = std::mem::take(&mut state.queue);
         }
@@ -216,7 +221,9 @@ impl<T: Send + 'static, E: Send + 'static> GroupShared<T, E> {
         if todo.abort {
             // The token first, so that the jobs' drop code sees it.
             self.token.cancel();
-            self.abort.set();
+            for control in &todo.stop {
+                control.abort_running();
+            }
         }
         if !todo.drop_queued.is_empty() {
             let mut ended = Vec::with_capacity(todo.drop_queued.len());
@@ -246,7 +253,7 @@ struct GroupSink<T, E> {
     control: Arc<Control>,
 }
 
-impl<T: Send + 'static, E: Send + 'static> Sink<Option<Result<T, E>>> for GroupSink<T, E> {
+impl<T: Send + 'static, E: Send + 'static> Sink<Result<T, E>> for GroupSink<T, E> {
     fn control(&self) -> &Control {
         &self.control
     }
@@ -255,53 +262,8 @@ impl<T: Send + 'static, E: Send + 'static> Sink<Option<Result<T, E>>> for GroupS
         self.control.clone()
     }
 
-    fn finish(&self, outcome: Outcome<Option<Result<T, E>>>) -> Ended {
+    fn finish(&self, outcome: Outcome<Result<T, E>>) -> Ended {
         self.shared.record(self.index, outcome, &self.control)
-    }
-}
-
-pin_project! {
-    /// A group's job: the user's future, dropped at its next poll once the group is aborted
-    /// (`None` then).
-    struct GroupFuture<F, T, E> {
-        #[pin]
-        future: Option<F>,
-        shared: Arc<GroupShared<T, E>>,
-        ticket: Option<Ticket>,
-    }
-
-    impl<F, T, E> PinnedDrop for GroupFuture<F, T, E> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            this.shared.abort.unlisten(this.ticket);
-        }
-    }
-}
-
-impl<F, T, E> Future for GroupFuture<F, T, E>
-where
-    F: Future<Output = Result<T, E>>,
-{
-    type Output = Option<Result<T, E>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if !this.shared.abort.is_set() {
-            let future = this
-                .future
-                .as_mut()
-                .as_pin_mut()
-                .expect("a group's job is not polled after it finished");
-            if let Poll::Ready(result) = future.poll(cx) {
-                this.future.set(None);
-                return Poll::Ready(Some(result));
-            }
-            if this.shared.abort.poll_set(this.ticket, cx).is_pending() {
-                return Poll::Pending;
-            }
-        }
-        this.future.set(None);
-        Poll::Ready(None)
     }
 }
 
@@ -319,6 +281,7 @@ where
                     queue: VecDeque::new(),
                     limit: usize::MAX,
                     handed: 0,
+                    controls: Vec::new(),
                     unfinished: 0,
                     outcomes: Vec::new(),
                     first_error: None,
@@ -331,7 +294,6 @@ where
                 }),
                 next_index: AtomicUsize::new(0),
                 token,
-                abort: Flag::new(),
             }),
         }
     }
@@ -422,12 +384,9 @@ where
         let shared = &self.shared;
         let index = shared.next_index.fetch_add(1, Ordering::Relaxed);
         let control = Arc::new(Control::new_in_group());
+        let registered = control.clone();
         let job: BoxJob = Box::pin(JobTask::new(
-            GroupFuture {
-                future: Some(future),
-                shared: shared.clone(),
-                ticket: None,
-            },
+            future,
             GroupSink {
                 shared: shared.clone(),
                 index,
@@ -438,6 +397,10 @@ where
         let todo = {
             let mut state = lock(&shared.state);
             state.unfinished += 1;
+            if state.controls.len() <= index {
+                state.controls.resize_with(index + 1, || None);
+            }
+            state.controls[index] = Some(registered);
             if admitted && !state.aborted && !state.done {
                 state.queue.push_back(job);
                 Ok(shared.settle(&mut state, false))
@@ -542,17 +505,41 @@ impl<T, E> Drop for PoolGroup<T, E> {
 }
 
 /// Takes the queued jobs of a group being dropped (type-erased helper for `Drop`).
-fn drop_settle<T, E>(state: &mut GroupState<T, E>) -> (bool, VecDeque<BoxJob>) {
+fn drop_settle<T, E>(state: &mut GroupState<T, E>) -> HardStop {
     let first = !state.aborted;
     state.aborted = true;
-    (first, std::mem::take(&mut state.queue))
+    HardStop {
+        stop: if first {
+            state.controls.iter().flatten().cloned().collect()
+        } else {
+            Vec::new()
+        },
+        first,
+        queued: std::mem::take(&mut state.queue),
+    }
+}
+
+/// What a hard stop does once the group's lock is released.
+struct HardStop {
+    first: bool,
+    stop: Vec<Arc<Control>>,
+    queued: VecDeque<BoxJob>,
 }
 
 impl<T, E> GroupShared<T, E> {
-    fn hard_stop(&self, (first, queued): (bool, VecDeque<BoxJob>)) {
+    fn hard_stop(
+        &self,
+        HardStop {
+            first,
+            stop,
+            queued,
+        }: HardStop,
+    ) {
         if first {
             self.token.cancel();
-            self.abort.set();
+            for control in &stop {
+                control.abort_running();
+            }
         }
         if !queued.is_empty() {
             let mut ended = Vec::with_capacity(queued.len());
