@@ -124,7 +124,7 @@ struct Tracked {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 256 }, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 3 } else { 256 }, ..ProptestConfig::default() })]
 
     #[test]
     fn nothing_lost_nothing_twice_stats_consistent(
