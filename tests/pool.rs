@@ -669,3 +669,21 @@ fn the_pool_and_its_futures_are_send_and_sync() {
     send_sync(&group);
     send(&group.wait());
 }
+
+#[test]
+fn a_panicking_spawn_function_cancels_the_jobs_it_was_given_and_nothing_hangs() {
+    let pool = WorkerPool::new(2, |_task| panic!("there is no runtime here"));
+    pool.resize(0);
+    let a = pool.try_submit(async { 1 }).unwrap();
+    let b = pool.try_submit(async { 2 }).unwrap();
+    // Starts two workers at once: the first spawn panics, the second worker is never handed.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.resize(2)));
+    assert!(caught.is_err());
+    futures::executor::block_on(async {
+        pool.stop_and_wait().await;
+        assert!(a.await.unwrap_err().is_cancelled());
+        assert!(b.await.unwrap_err().is_cancelled());
+    });
+    let stats = pool.stats();
+    assert_eq!((stats.submitted, stats.cancelled, stats.running), (2, 2, 0));
+}

@@ -32,7 +32,7 @@ use slab::Slab;
 use crate::cancel::CancelToken;
 use crate::notify::{Ticket, WakerList};
 use crate::semaphore::{Acquire, Semaphore, TryAcquireError};
-use crate::supervise::{SpawnFn, Task};
+use crate::supervise::SpawnFn;
 use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 mod group;
@@ -280,23 +280,27 @@ impl Inner {
             }
         }
         drop(after.drop_jobs);
-        if let Some(first) = after.first {
-            self.spawn_worker(first);
+        // Every started job is in a worker before the first spawn call: if the user's spawn
+        // function panics, the workers not handed over are dropped, and each counts its job
+        // out (cancelled) rather than leaving the pool waiting for it forever.
+        let first = after.first.map(|started| self.worker(started));
+        let more: Vec<Worker> = after.spawn.into_iter().map(|s| self.worker(s)).collect();
+        if let Some(worker) = first {
+            (self.spawn)(Box::pin(worker));
         }
-        for started in after.spawn {
-            self.spawn_worker(started);
+        for worker in more {
+            (self.spawn)(Box::pin(worker));
         }
         if after.idle {
             self.idle.wake_all();
         }
     }
 
-    fn spawn_worker(self: &Arc<Self>, (job, key): Started) {
-        let worker: Task<'static> = Box::pin(Worker {
+    fn worker(self: &Arc<Self>, started: Started) -> Worker {
+        Worker {
             inner: self.clone(),
-            job: Some((job, key)),
-        });
-        (self.spawn)(worker);
+            job: Some(started),
+        }
     }
 
     /// Queues `job` and starts a worker for it if there is room; hands it back if a shutdown
