@@ -245,7 +245,7 @@ async fn run_tour(args: Args, shutdown: CancelToken, spawn: Spawn) -> Summary {
     let total = jobs.len();
     // The pool: `limit` at once, a queue of twice that, its token a child of Ctrl-C's.
     let pool = WorkerPool::new(args.limit, spawn)
-        .with_queue_size(args.limit * 2)
+        .with_queue_size(args.limit.saturating_mul(2).min(1 << 20))
         .with_parent(&shutdown);
     let outcomes = Arc::new(Mutex::new(BTreeMap::new()));
     let retries = Arc::new(AtomicUsize::new(0));
@@ -299,7 +299,11 @@ async fn run_tour(args: Args, shutdown: CancelToken, spawn: Spawn) -> Summary {
     };
     // The scaler: grows the pool, shrinks it, puts it back, while jobs run.
     let scaler = fed.run_until_cancelled(async {
-        for limit in [args.limit * 2, (args.limit / 2).max(1), args.limit] {
+        for limit in [
+            args.limit.saturating_mul(2),
+            (args.limit / 2).max(1),
+            args.limit,
+        ] {
             Timer::after(Duration::from_millis(400)).await;
             say(format!(
                 "{} scaler: limit {} -> {limit}",
@@ -311,19 +315,14 @@ async fn run_tour(args: Args, shutdown: CancelToken, spawn: Spawn) -> Summary {
     });
     // The progress display, from the pool's own counters.
     let status = || {
-        let stats = pool.stats();
-        let message = format!(
-            "running {:>3}, queued {:>3}, retries {:>4}, limit {:>3}{}",
-            stats.running,
-            stats.waiting,
-            retries.load(Ordering::Relaxed),
-            pool.limit(),
-            if shutdown.is_cancelled() {
-                ", shutting down"
-            } else {
-                ""
-            },
-        );
+        let (stats, retries) = (pool.stats(), retries.load(Ordering::Relaxed));
+        let stopping = if shutdown.is_cancelled() {
+            ", shutting down"
+        } else {
+            ""
+        };
+        let (running, queued, limit) = (stats.running, stats.waiting, pool.limit());
+        let message = format!("running {running:>3}, queued {queued:>3}, retries {retries:>4}, limit {limit:>3}{stopping}");
         (stats.ended(), message)
     };
     let progress = fed.run_until_cancelled(async {
