@@ -593,7 +593,7 @@ fn submit_blocking_from_a_thread<R: Runtime + 'static>() {
 
 runtime_tests!(
     // Under Miri (slow: about 6 s a scenario per runtime) the core runs through
-    // tests/pool_props.rs and the four scenarios left here; the others are ignored.
+    // tests/pool_props.rs and the two scenarios left here; the others are ignored.
     #[cfg_attr(miri, ignore)]
     the_limit_is_reached_and_never_exceeded,
     #[cfg_attr(miri, ignore)]
@@ -601,7 +601,9 @@ runtime_tests!(
     a_bounded_queue_pushes_back_in_order_and_a_dropped_submit_keeps_no_place,
     #[cfg_attr(miri, ignore)]
     resize_grows_at_once_shrinks_gently_and_zero_pauses,
+    #[cfg_attr(miri, ignore)]
     a_panic_is_caught_counted_and_the_pool_goes_on,
+    #[cfg_attr(miri, ignore)]
     abort_drops_a_running_job_and_skips_a_queued_one,
     #[cfg_attr(miri, ignore)]
     a_dropped_handle_detaches_the_job,
