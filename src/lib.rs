@@ -188,8 +188,9 @@ pub use cancel::{
     CancelToken, Cancelled, CancelledOwned, DropGuard, RunUntilCancelled, RunUntilCancelledOwned,
 };
 pub use err_group::{
-    ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, LocalErrGroup, LocalErrGroupSpawner,
-    LocalErrGroupWait, LocalErrGroupWaitAll,
+    ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, ErrGroupWaitPartial, LocalErrGroup,
+    LocalErrGroupSpawner, LocalErrGroupWait, LocalErrGroupWaitAll, LocalErrGroupWaitPartial,
+    Partial,
 };
 #[cfg(not(loom))]
 pub use fan_out::RateLimited;
