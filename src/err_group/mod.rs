@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::cancel::CancelToken;
-use crate::in_flight::{InFlight, Parent};
+use crate::in_flight::{InFlight, Inline, Parent};
 use crate::supervise::{poll_catching, Abort, Report, SpawnFn, Supervised, Task};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 
@@ -929,7 +929,7 @@ struct Driver<'scope, T, E, L = LocalTask<'scope, T, E>> {
     core: Core<'scope, T, E, L>,
     fail_fast: bool,
     /// Local form: the running jobs, polled here (tagged with their spawn index).
-    local: InFlight<L, usize>,
+    local: InFlight<L, usize, Inline<L>>,
     /// Local form: what the jobs came to.
     results: Results<T, E>,
     /// Jobs taken from the queue to start (a buffer kept between polls).
@@ -948,18 +948,21 @@ enum Finished<T, E> {
 
 impl<'scope, T, E, L> Driver<'scope, T, E, L> {
     fn new(core: Core<'scope, T, E, L>, fail_fast: bool) -> Self {
-        let spawned = {
+        // Room for the outcomes of the jobs spawned so far, at once, rather than one growth
+        // after another (in the parallel form, each under the lock the reporting jobs wait on).
+        // The local form records them here, the parallel one in the shared state.
+        let mut results = Results::new();
+        {
             let mut state = lock(&core.shared.state);
             state.fail_fast = Some(fail_fast);
-            state.next_index
-        };
-        let wake = core.shared.wake.clone();
-        let mut results = Results::new();
-        if core.shared.spawn.is_none() {
-            // The local form records every outcome here: room for the jobs spawned so far, at
-            // once, rather than one growth after another.
-            results.outcomes.reserve_exact(spawned);
+            let spawned = state.next_index;
+            if core.shared.spawn.is_none() {
+                results.outcomes.reserve_exact(spawned);
+            } else {
+                state.results.outcomes.reserve_exact(spawned);
+            }
         }
+        let wake = core.shared.wake.clone();
         Self {
             core,
             fail_fast,
@@ -1018,7 +1021,7 @@ impl<'scope, T, E, L> Driver<'scope, T, E, L> {
 
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Finished<T, E>>
     where
-        L: Future<Output = Outcome<T, E>>,
+        L: Future<Output = Outcome<T, E>> + Unpin,
     {
         assert!(!self.done, "an ErrGroup's wait() polled after it returned");
         // Polls of woken jobs in this call; past the budget, yield to the executor so that a
@@ -1043,6 +1046,7 @@ impl<'scope, T, E, L> Driver<'scope, T, E, L> {
                 self.core.shared.take_startable(&mut self.starting);
                 progress |= !self.starting.is_empty();
                 let mut starting = std::mem::take(&mut self.starting);
+                self.local.reserve(starting.len());
                 for job in starting.drain(..) {
                     match job {
                         // A job started earlier in this loop may have failed: the rest are
