@@ -169,6 +169,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod async_wait_group;
 mod cancel;
 mod err_group;
 mod fan_out;
@@ -182,8 +183,8 @@ mod supervise;
 mod sync;
 #[cfg(not(loom))]
 mod time;
-mod wait_group;
 
+pub use async_wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};
 pub use cancel::{
     CancelToken, Cancelled, CancelledOwned, DropGuard, RunUntilCancelled, RunUntilCancelledOwned,
 };
@@ -205,7 +206,6 @@ pub use shared::Shared;
 pub use single_flight::{Run, SingleFlight, Work};
 #[cfg(not(loom))]
 pub use time::{Elapsed, Timeout, TimeoutExt};
-pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.
 #[cfg(doctest)]
