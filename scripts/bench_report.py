@@ -8,7 +8,8 @@ Criterion keeps each measurement in target/criterion/<group>/<function>/new/esti
 In every group of the benches, functions named `taskgroup*` are ours, `floor_*` are the floor
 (the least the operation can cost: a bare atomic, no timer, ...) and the rest are peers. The
 report gives, per scenario, the median of each contender and its ratio to the fastest peer, and
-the chart draws time per operation normalised to the fastest contender of the scenario.
+the chart draws that same ratio for taskgroup, one row per scenario (log scale, the exact ratio
+printed beside each bar).
 Standard library only, so it runs on a fresh machine.
 """
 
@@ -92,6 +93,11 @@ def fmt_time(ns):
     return f"{ns:.3g} ns"
 
 
+def fmt_ratio(ratio):
+    """Two decimals, as BENCHMARKS.md's tables; two significant digits below 0.01."""
+    return f"{ratio:.2f}" if ratio >= 0.01 else f"{ratio:.2g}"
+
+
 def machine():
     cores = os.cpu_count()
     cpu = platform.processor() or platform.machine()
@@ -110,8 +116,18 @@ def machine():
     return f"{cores} cores, {cpu}, {platform.system()} {platform.release()}; {rustc}"
 
 
-def markdown(results, files):
-    today = datetime.date.today().isoformat()
+def measured_on(criterion):
+    """The day of the newest saved measurement (not today: a report made later without `--run`
+    keeps the date of its numbers)."""
+    newest = 0.0
+    for dirpath, _, filenames in os.walk(criterion):
+        if "estimates.json" in filenames:
+            newest = max(newest, os.path.getmtime(os.path.join(dirpath, "estimates.json")))
+    day = datetime.date.fromtimestamp(newest) if newest else datetime.date.today()
+    return day.isoformat()
+
+
+def markdown(results, files, today):
     out = [
         "# Benchmarks",
         "",
@@ -125,7 +141,7 @@ def markdown(results, files):
         "  ratios of contenders measured in the same run. Ratio = time ÷ the fastest peer's time",
         "  (below 1.00: taskgroup is faster); `floor` is the least the operation can cost.",
         "",
-        "![time per operation, normalised to the fastest contender of each scenario]"
+        "![per scenario, taskgroup's time ÷ the fastest peer's (the ratio column below)]"
         "(docs/benchmarks.svg)",
         "",
     ]
@@ -164,36 +180,181 @@ def markdown(results, files):
     return "\n".join(out)
 
 
+# A human name per scenario for the chart (the bench id stays in BENCHMARKS.md's tables). A
+# scenario missing here gets a name from `pretty()`; add a line when a bench adds a scenario.
+NAMES = {
+    "cancel_10k_pending_local": "first error cancels 10k pending tasks, local",
+    "cancel_10k_pending_mt": "first error cancels 10k pending tasks, 2 threads",
+    "limit64_yield_once_10k_local": "10k tasks yielding once, 64 at a time",
+    "limit8_10k": "10k tasks yielding once, 8 at a time",
+    "ready_10k_local": "10k ready tasks, local",
+    "small_10k_parallel_mt": "10k small tasks, 2 threads",
+    "yield_once_10k_local": "10k tasks yielding once, local",
+    "ordered_100k_yield_once": "ordered fan-out, 100k items",
+    "unordered_100k_yield_once": "unordered fan-out, 100k items",
+    "slow_consumer_limit1_item1ms_consumer1ms": "slow consumer: limit 1, 1 ms items",
+    "slow_consumer_limit8_item1ms_consumer1ms": "slow consumer: limit 8, 1 ms items",
+    "slow_consumer_limit8_item8ms_consumer1ms": "slow consumer: limit 8, 8 ms items",
+    "spawned_cpu_20us": "spawned fan-out, 2000 × 20 µs of CPU",
+    "rate_uncontended_try_acquire": "try_acquire with room",
+    "contended_smol": "64 tasks on 4 permits, smol",
+    "contended_tokio_mt_64x4": "64 tasks on 4 permits, tokio 2 threads",
+    "weighted_tokio_mt": "64 tasks, weighted 1–3 of 8 permits",
+    "queued_drop_requeue_1k": "drop + requeue a waiter, 1k queued",
+    "queued_drop_requeue_100k": "drop + requeue a waiter, 100k queued",
+    "queued_repoll_1k": "re-poll a waiter, 1k queued",
+    "queued_repoll_100k": "re-poll a waiter, 100k queued",
+    "uncontended_acquire_await": "acquire().await with room",
+    "uncontended_try_acquire": "try_acquire with room",
+    "single_flight_coalesced_64": "64 callers, one key",
+    "single_flight_uncontended": "one caller per key",
+    "timeout_that_never_fires": ".timeout() that never fires",
+    "timeout_ready_future": ".timeout() on a ready future",
+    "add_done_uncontended": "add(1) + done()",
+    "spawn_10k_guards_tokio_mt": "spawn 10k tracked tasks and wait, tokio",
+    "wake_1000_waiters": "wake 1000 waiters",
+}
+# Names of the second part of a scenario id (`group/param`).
+PARAMS = {"block_on": "block_on", "tokio_current_thread": "tokio current-thread",
+          "worker_task": "consumer in a tokio task"}
+# Scenarios drawn under another section than their bench file's.
+SECTION_OF = {"timeout_ready_future": "timer"}
+# What each bench file measures, as the chart's section titles.
+SECTIONS = {"err_group": "ErrGroup", "fan_out": "fan_out", "rate_limit": "RateLimiter",
+            "semaphore": "Semaphore", "single_flight": "SingleFlight",
+            "timer": ".timeout()", "wait_group": "AsyncWaitGroup"}
+
+
+def pretty(scenario):
+    """A readable name for a scenario id: the table above, else the id's words spelled out."""
+    group, _, param = scenario.partition("/")
+    name = NAMES.get(group)
+    if name is None:
+        words = []
+        for word in group.split("_"):
+            m = re.fullmatch(r"([a-z]+)(\d+\w*)", word)
+            if word == "mt":
+                word = "multi-thread"
+            elif m and m.group(1) in ("limit", "item", "consumer"):
+                word = f"{m.group(1)} {m.group(2)}"
+            words.append(word)
+        name = " ".join(words)
+    if param:
+        name += f" ({PARAMS.get(param, param.replace('_', ' '))})"
+    return name
+
+
+def headline(rows):
+    """(taskgroup's line, the fastest peer's line) of a scenario, or None where one is missing.
+    The same choice as BENCHMARKS.md's summary: the line named `taskgroup` if there is one."""
+    peers = [(n, t) for n, t in rows if kind(n) == "peer"]
+    ours = [(n, t) for n, t in rows if kind(n) == "taskgroup"]
+    if not peers or not ours:
+        return None
+    return min(ours, key=lambda r: (r[0] != "taskgroup", r[1])), min(peers, key=lambda r: r[1])
+
+
 def svg(results, files):
-    """Horizontal bars per scenario: time normalised to the scenario's fastest contender."""
-    colors = {"taskgroup": "#2b6cb0", "peer": "#a0aec0", "floor": "#c6f6d5"}
-    width, label_w, bar_w, row_h, gap = 900, 300, 480, 16, 14
-    cap = 8.0  # ratios above are drawn at the cap, with their number
-    groups = [g for g in files if g in results]
-    height = 40 + sum(len(results[g]) * row_h + 22 + gap for g in groups)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="sans-serif" font-size="11">',
-             f'<rect width="{width}" height="{height}" fill="white"/>',
-             '<text x="10" y="20" font-size="14" font-weight="bold">taskgroup benchmarks: '
-             'time per operation, relative to the fastest contender (shorter is better)</text>']
-    y = 40
-    for group in groups:
-        rows = sorted(results[group], key=lambda r: r[1])
-        best = rows[0][1]
-        parts.append(f'<text x="10" y="{y + 12}" font-weight="bold">'
-                     f'{html.escape(group)} ({html.escape(files.get(group, "?"))})</text>')
-        y += 18
-        for name, t in rows:
-            ratio = t / best
-            w = bar_w * min(ratio, cap) / cap
-            k = kind(name)
-            parts.append(f'<text x="20" y="{y + 11}">{html.escape(name)}</text>')
-            parts.append(f'<rect x="{label_w}" y="{y + 2}" width="{max(w, 1):.1f}" '
-                         f'height="{row_h - 4}" fill="{colors[k]}"/>')
-            parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 11}">{ratio:.2f}× '
-                         f'({html.escape(fmt_time(t))})</text>')
-            y += row_h
-        y += gap
+    """One row per scenario: taskgroup's time ÷ the fastest peer's (the ratio of BENCHMARKS.md's
+    summary), a bar from 1× on a log scale, left (green) where taskgroup is faster, right
+    (orange) where it is slower. The axis spans the data in powers of two, at most 1/64 to 64;
+    a bar beyond it ends in an arrow, and the number beside every bar is the real ratio."""
+    import math
+
+    rows = []  # (section, name, ratio, ours, peer)
+    skipped = []
+    for group in [g for g in files if g in results]:
+        pair = headline(results[group])
+        if pair is None:
+            skipped.append(group)
+            continue
+        (_, ours), (peer, theirs) = pair
+        section = SECTION_OF.get(group.split("/")[0], files.get(group, "?"))
+        rows.append((section, pretty(group), ours / theirs, ours, (peer, theirs)))
+    ratios = [r[2] for r in rows] or [1.0]
+    lo_exp = max(-6, min(-1, math.floor(math.log2(min(ratios)))))
+    hi_exp = min(6, max(1, math.ceil(math.log2(max(ratios)))))
+
+    width, row_h, sec_h = 1120, 20, 24
+    name_x, axis_x, axis_w = 12, 330, 320
+    note_x = axis_x + axis_w + 14
+    sections = []
+    for r in rows:
+        if r[0] not in sections:
+            sections.append(r[0])
+    rows.sort(key=lambda r: sections.index(r[0]))  # stable: keeps the order within a section
+    top = 100
+    height = top + len(rows) * row_h + len(sections) * sec_h + 44
+
+    def x_of(ratio):
+        e = min(max(math.log2(ratio), lo_exp), hi_exp)
+        return axis_x + axis_w * (e - lo_exp) / (hi_exp - lo_exp)
+
+    green, orange, grey = "#2f855a", "#dd6b20", "#718096"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{name_x}" y="22" font-size="15" font-weight="bold">taskgroup against the '
+        'fastest peer, per scenario: taskgroup\'s time ÷ the fastest peer\'s</text>',
+        f'<text x="{name_x}" y="40" fill="{grey}">The ratio of BENCHMARKS.md\'s summary '
+        '(medians of one run). Log scale; the number beside each bar is the exact ratio.</text>',
+        # Legend.
+        f'<rect x="{name_x}" y="52" width="14" height="10" fill="{green}"/>',
+        f'<text x="{name_x + 20}" y="61">taskgroup faster (ratio below 1×)</text>',
+        f'<rect x="{name_x + 230}" y="52" width="14" height="10" fill="{orange}"/>',
+        f'<text x="{name_x + 250}" y="61">taskgroup slower (above 1×)</text>',
+        f'<text x="{name_x + 450}" y="61" fill="{grey}">▸ at a bar\'s end: beyond the axis, '
+        'drawn cut</text>',
+    ]
+    # Axis: a tick and a grid line per power of two, labelled on top.
+    body_top, body_bottom = top - 8, height - 40
+    for e in range(lo_exp, hi_exp + 1):
+        x = x_of(2.0 ** e)
+        label = f"{2 ** e:g}×" if e >= 0 else f"1/{2 ** -e}×"
+        stroke = "#2d3748" if e == 0 else "#e2e8f0"
+        if hi_exp - lo_exp > 8 and e % 2:  # a wide axis: label every other power of two
+            label = ""
+        parts.append(f'<line x1="{x:.1f}" y1="{body_top}" x2="{x:.1f}" y2="{body_bottom}" '
+                     f'stroke="{stroke}"/>')
+        parts.append(f'<text x="{x:.1f}" y="{body_top - 4}" text-anchor="middle" '
+                     f'fill="{grey}" font-size="11">{label}</text>')
+    parts.append(f'<text x="{axis_x}" y="{body_bottom + 16}" fill="{grey}" font-size="11">'
+                 '◂ taskgroup faster</text>')
+    parts.append(f'<text x="{axis_x + axis_w}" y="{body_bottom + 16}" text-anchor="end" '
+                 f'fill="{grey}" font-size="11">taskgroup slower ▸</text>')
+    parts.append(f'<text x="{note_x}" y="{body_top - 4}" fill="{grey}" font-size="11">'
+                 'ratio, fastest peer, taskgroup vs peer median</text>')
+
+    y = top
+    section = None
+    for sec, name, ratio, ours, (peer, theirs) in rows:
+        if sec != section:
+            section = sec
+            parts.append(f'<text x="{name_x}" y="{y + 16}" font-weight="bold" font-size="13">'
+                         f'{html.escape(SECTIONS.get(sec, sec))}</text>')
+            y += sec_h
+        mid = y + row_h / 2
+        parts.append(f'<text x="{name_x + 10}" y="{mid + 4:.1f}">{html.escape(name)}</text>')
+        x0, x1 = x_of(1.0), x_of(ratio)
+        left, right = min(x0, x1), max(x0, x1)
+        color = green if ratio < 1 else orange
+        parts.append(f'<rect x="{left:.1f}" y="{y + 4}" width="{max(right - left, 1.5):.1f}" '
+                     f'height="{row_h - 8}" fill="{color}"/>')
+        if not 2.0 ** lo_exp <= ratio <= 2.0 ** hi_exp:  # cut at the axis: an arrow says so
+            tip = x1 + (6 if ratio > 1 else -6)
+            parts.append(f'<path d="M{x1:.1f},{y + 3} L{tip:.1f},{mid:.1f} L{x1:.1f},'
+                         f'{y + row_h - 3}z" fill="{color}"/>')
+        parts.append(
+            f'<text x="{note_x}" y="{mid + 4:.1f}" xml:space="preserve"><tspan font-weight="bold">'
+            f'{fmt_ratio(ratio)}×</tspan><tspan fill="{grey}"> vs </tspan><tspan font-family="monospace" '
+            f'font-size="11">{html.escape(peer)}</tspan><tspan fill="{grey}">  '
+            f'{html.escape(fmt_time(ours))} vs {html.escape(fmt_time(theirs))}</tspan></text>')
+        y += row_h
+    if skipped:
+        parts.append(f'<text x="{name_x}" y="{height - 8}" fill="{grey}" font-size="11">'
+                     f'Not drawn (no taskgroup line or no peer): '
+                     f'{html.escape(", ".join(skipped))}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -224,7 +385,7 @@ def main():
                                            if bench_of(g, found) in benches else 99, g))
     files = {g: bench_of(g, found) for g in order}
     with open(os.path.join(args.out, "BENCHMARKS.md"), "w") as f:
-        f.write(markdown(results, files))
+        f.write(markdown(results, files, measured_on(args.criterion)))
     os.makedirs(os.path.join(args.out, "docs"), exist_ok=True)
     with open(os.path.join(args.out, "docs", "benchmarks.svg"), "w") as f:
         f.write(svg(results, files))

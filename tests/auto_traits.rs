@@ -3,15 +3,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use taskgroup::futures::{
+    Acquire, AcquireOwned, Cancelled, CancelledOwned, ErrGroupWait, ErrGroupWaitAll,
+    ErrGroupWaitPartial, LocalErrGroupWait, LocalErrGroupWaitAll, LocalErrGroupWaitPartial,
+    RateAcquire, RateAcquireOwned, Run, RunUntilCancelled, RunUntilCancelledOwned, Timeout, Track,
+    Wait,
+};
 use taskgroup::{
-    Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, CancelledOwned,
-    DropGuard, Elapsed, ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll,
-    ErrGroupWaitPartial, FanOut, FanOutOrdered, FanOutSpawned, FanOutWith, LocalErrGroup,
-    LocalErrGroupSpawner, LocalErrGroupWait, LocalErrGroupWaitAll, LocalErrGroupWaitPartial,
-    NotUntil, OwnedSemaphorePermit, Partial, RateAcquire, RateAcquireOwned, RateLimitError,
-    RateLimited, RateLimiter, Run, RunUntilCancelled, RunUntilCancelledOwned, Semaphore,
-    SemaphorePermit, Shared, SingleFlight, Timeout, Track, TryAcquireError, TryFanOut,
-    TryRateLimitError, Wait, WaitGroupGuard,
+    AcquireError, AsyncWaitGroup, CancelToken, DropGuard, Elapsed, ErrGroup, ErrGroupSpawner,
+    FanOut, FanOutOrdered, FanOutSpawned, FanOutWith, LocalErrGroup, LocalErrGroupSpawner,
+    NotUntil, OwnedSemaphorePermit, Partial, RateLimitError, RateLimited, RateLimiter, Semaphore,
+    SemaphorePermit, Shared, SingleFlight, TryAcquireError, TryFanOut, TryRateLimitError,
+    WaitGroupGuard,
 };
 
 fn send<T: Send>() {}

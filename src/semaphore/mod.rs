@@ -252,12 +252,14 @@ impl Semaphore {
         self.try_acquire_many(1)
     }
 
-    /// Takes `n` permits if they are free and nobody is queued; never waits.
+    /// Takes `n` permits if they are free and nobody is queued; never waits. `n == 0` succeeds
+    /// with an empty permit unless the semaphore is closed, also while others are queued, as
+    /// [`acquire_many(0)`](Self::acquire_many) is ready at once (and as tokio's semaphore does).
     ///
     /// # Errors
     ///
     /// [`TryAcquireError::TooLarge`] if `n` exceeds the non-zero total,
-    /// [`TryAcquireError::NoPermits`] if not enough are free or someone is queued,
+    /// [`TryAcquireError::NoPermits`] if not enough are free or someone is queued (for `n > 0`),
     /// [`TryAcquireError::Closed`] if closed.
     ///
     /// # Examples
