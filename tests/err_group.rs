@@ -762,9 +762,11 @@ fn wait_partial_keeps_the_values_that_came_back<R: Runtime + 'static>() {
                     saw_cancelled: saw.clone(),
                 };
                 group.spawn(async move {
-                    let _probe = probe;
                     if i % 2 == 1 {
+                        let _probe = probe; // the pending tasks' drop code
                         std::future::pending::<()>().await; // only cancellation ends it
+                    } else {
+                        drop(probe); // a quick task's, before it returns
                     }
                     if returned.fetch_add(1, Ordering::SeqCst) + 1 == 3 {
                         all_returned.cancel();
@@ -791,7 +793,8 @@ fn wait_partial_keeps_the_values_that_came_back<R: Runtime + 'static>() {
             // The pending tasks were cancelled, as by wait(): dropped after the token fired.
             let saw = saw.lock().unwrap().clone();
             assert_eq!(saw.len(), 6, "every task's future is gone");
-            assert_eq!(saw.iter().filter(|&&fired| fired).count(), 3);
+            // The quick tasks dropped theirs before returning; the pending ones when cancelled.
+            assert_eq!(saw.iter().filter(|&&fired| fired).count(), 3, "{saw:?}");
 
             // Without an error it is wait().
             let mut group = new_group::<R, usize, String>(parallel);
