@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use futures::{stream, StreamExt};
 use futures_buffered::BufferedStreamExt;
 use taskgroup::{FanOutExt, WorkerPool};
@@ -154,8 +154,8 @@ fn runtime() -> Runtime {
 
 type Line = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send>>;
 
-fn pool_10k_yield_jobs_limit_64(c: &mut Criterion) {
-    let lines: [(&str, Line); 7] = [
+fn lines() -> [(&'static str, Line); 7] {
+    [
         (
             "taskgroup_worker_pool",
             || Box::pin(taskgroup_worker_pool()),
@@ -176,7 +176,11 @@ fn pool_10k_yield_jobs_limit_64(c: &mut Criterion) {
         ("taskgroup_fan_out_spawned", || {
             Box::pin(taskgroup_fan_out_spawned())
         }),
-    ];
+    ]
+}
+
+fn pool_10k_yield_jobs_limit_64(c: &mut Criterion) {
+    let lines = lines();
     let rt = runtime();
     let expected = (0..JOBS).sum::<u64>();
     for (line, run) in lines {
@@ -195,5 +199,48 @@ fn pool_10k_yield_jobs_limit_64(c: &mut Criterion) {
     g.finish();
 }
 
+/// `POOL_ROUND_ROBIN=<rounds> cargo bench -p taskgroup-benches --bench pool`: instead of
+/// criterion, runs the lines in turn, `rounds` times each, and prints each line's median and its
+/// ratio to the fastest. On a shared machine whose load drifts, interleaving keeps that drift
+/// out of the ratios (criterion measures one line after another).
+fn round_robin(rounds: usize) {
+    let lines = lines();
+    let rt = runtime();
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); lines.len()];
+    for _ in 0..rounds {
+        for (i, (_, run)) in lines.iter().enumerate() {
+            let started = std::time::Instant::now();
+            let sum = rt.block_on(rt.spawn(run())).expect("no panic");
+            times[i].push(started.elapsed().as_secs_f64());
+            assert_eq!(sum, (0..JOBS).sum::<u64>());
+        }
+    }
+    let medians: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect();
+    let fastest = medians.iter().copied().fold(f64::INFINITY, f64::min);
+    println!("| line | median per job | ratio to the fastest |");
+    println!("| --- | --- | --- |");
+    for ((line, _), median) in lines.iter().zip(&medians) {
+        let per_job = median / JOBS as f64 * 1e9;
+        println!("| `{line}` | {per_job:.0} ns | {:.2}x |", median / fastest);
+    }
+}
+
 criterion_group!(benches, pool_10k_yield_jobs_limit_64);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(rounds) = std::env::var("POOL_ROUND_ROBIN")
+        .ok()
+        .and_then(|r| r.parse().ok())
+    {
+        round_robin(rounds);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
