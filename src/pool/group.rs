@@ -21,7 +21,7 @@ use crate::cancel::CancelToken;
 use crate::supervise::{Outcome, Payload};
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 
-use super::job::{BoxJob, Control, Ended, HasControl, JobTask, Sink};
+use super::job::{BoxJob, Control, Ended, JobTask, Sink};
 use super::{Inner, Source};
 
 /// A batch of jobs on a [`WorkerPool`](super::WorkerPool)'s slots that fail together: pond's
@@ -256,10 +256,6 @@ struct GroupSink<T, E> {
 impl<T: Send + 'static, E: Send + 'static> Sink<Result<T, E>> for GroupSink<T, E> {
     fn control(&self) -> &Control {
         &self.control
-    }
-
-    fn control_arc(&self) -> Arc<dyn HasControl> {
-        self.control.clone()
     }
 
     fn finish(&self, outcome: Outcome<Result<T, E>>) -> Ended {

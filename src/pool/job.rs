@@ -6,7 +6,7 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use pin_project_lite::pin_project;
@@ -41,17 +41,43 @@ pub(super) enum Ended {
 }
 
 /// The part of a job that the pool and its handle both see: where it is in its life, and the
-/// waker of the worker running it (so that an abort reaches a job that is pending).
+/// worker running it (so that an abort reaches a job that is pending).
 pub(super) struct Control {
     state: AtomicU8,
-    worker: Mutex<Option<Waker>>,
+    /// Set once, by the worker that starts the job, before the job is marked running.
+    worker: OnceLock<Arc<WorkerWake>>,
+}
+
+/// A worker's waker, kept where an abort can reach it. The worker stores it when it changes
+/// (it keeps its own copy to compare without the lock), before it looks for an abort; an abort
+/// sets its bit before it reads the waker under the same lock, so either the abort finds the
+/// waker the worker will be woken through, or the worker's look sees the bit.
+#[derive(Default)]
+pub(super) struct WorkerWake {
+    waker: Mutex<Option<Waker>>,
+}
+
+impl WorkerWake {
+    /// Stores the worker's new waker.
+    pub(super) fn store(&self, waker: &Waker) {
+        let old = lock(&self.waker).replace(waker.clone());
+        drop(old);
+    }
+
+    /// Wakes the worker (after the lock).
+    pub(super) fn wake(&self) {
+        let waker = lock(&self.waker).clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
 }
 
 impl Control {
     pub(super) fn new(room: bool) -> Self {
         Self {
             state: AtomicU8::new(if room { ROOM } else { QUEUED }),
-            worker: Mutex::new(None),
+            worker: OnceLock::new(),
         }
     }
 
@@ -74,9 +100,14 @@ impl Control {
         }
     }
 
-    /// `QUEUED` to `RUNNING`; `false` if the job was aborted while queued. Called under the
-    /// pool's lock, as the abort of a queued job is, so the two never race.
-    pub(super) fn start(&self) -> bool {
+    /// `QUEUED` to `RUNNING` on `worker`; `false` if the job was aborted while queued. Called
+    /// under the pool's lock, as the abort of a queued job is, so the two never race.
+    pub(super) fn start(&self, worker: &Arc<WorkerWake>) -> bool {
+        if !self.is_queued() {
+            return false;
+        }
+        // Before the job is marked running: an abort that sees it running finds the worker.
+        let _ = self.worker.set(worker.clone());
         self.leave_queue(RUNNING)
     }
 
@@ -89,7 +120,7 @@ impl Control {
     pub(super) fn new_in_group() -> Self {
         Self {
             state: AtomicU8::new(IN_GROUP),
-            worker: Mutex::new(None),
+            worker: OnceLock::new(),
         }
     }
 
@@ -108,7 +139,7 @@ impl Control {
         self.state.load(Ordering::Relaxed) & ROOM != 0
     }
 
-    fn abort_requested(&self) -> bool {
+    pub(super) fn abort_requested(&self) -> bool {
         self.state.load(Ordering::Acquire) & ABORT != 0
     }
 
@@ -127,59 +158,27 @@ impl Control {
         if previous & STAGE != RUNNING {
             return;
         }
-        // Taken under the lock, woken after it: see `remember_worker` for the race.
-        let waker = lock(&self.worker).take();
-        if let Some(waker) = waker {
-            waker.wake();
+        if let Some(worker) = self.worker.get() {
+            worker.wake();
         }
     }
 
-    /// Keeps the waker of the worker whose job just returned `Pending`; then looks for an
-    /// abort once more. The abort sets its bit before it takes the waker under the same lock,
-    /// so either it finds this waker or this look sees its bit.
-    fn remember_worker(&self, waker: &Waker) -> bool {
-        let old = {
-            let mut slot = lock(&self.worker);
-            match &mut *slot {
-                Some(kept) if kept.will_wake(waker) => None,
-                slot => slot.replace(waker.clone()),
-            }
-        };
-        drop(old);
-        self.abort_requested()
-    }
-
-    fn mark_ended(&self) -> Option<Waker> {
+    fn mark_ended(&self) {
         self.state.store(ENDED, Ordering::Release);
-        lock(&self.worker).take()
     }
 }
 
 /// Where a job's outcome goes: its [`JobHandle`]'s cell, or its group.
 pub(super) trait Sink<O>: Send + 'static {
     fn control(&self) -> &Control;
-    /// The same control, for the pool's list of running jobs (what a shutdown aborts).
-    fn control_arc(&self) -> Arc<dyn HasControl>;
     /// Takes the outcome (called exactly once per job) and says how to count it.
     fn finish(&self, outcome: Outcome<O>) -> Ended;
-}
-
-/// Something holding a job's [`Control`].
-pub(super) trait HasControl: Send + Sync {
-    fn control(&self) -> &Control;
-}
-
-impl HasControl for Control {
-    fn control(&self) -> &Control {
-        self
-    }
 }
 
 /// A job as the pool queues and runs it: the user's future, boxed once with where its outcome
 /// goes.
 pub(super) trait Job: Send {
     fn control(&self) -> &Control;
-    fn control_arc(&self) -> Arc<dyn HasControl>;
     /// Polls the job (its panics caught); dropping it instead once it is asked to stop.
     fn poll_job(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended>;
     /// Drops the job's future unfinished (its drop code's panic caught) and reports it.
@@ -229,10 +228,6 @@ where
         self.sink.control()
     }
 
-    fn control_arc(&self) -> Arc<dyn HasControl> {
-        self.sink.control_arc()
-    }
-
     fn poll_job(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
         let mut this = self.project();
         if *this.done {
@@ -243,12 +238,8 @@ where
         } else {
             match poll_catching(this.future.as_mut(), cx) {
                 Poll::Ready(outcome) => outcome,
-                Poll::Pending => {
-                    if !this.sink.control().remember_worker(cx.waker()) {
-                        return Poll::Pending;
-                    }
-                    drop_catching(this.future.as_mut())
-                }
+                // The worker stores its waker and looks for an abort then.
+                Poll::Pending => return Poll::Pending,
             }
         };
         *this.done = true;
@@ -300,38 +291,27 @@ impl<T> Cell<T> {
 
     /// Delivers the result (the first one only) and wakes the handle, after the locks.
     pub(super) fn deliver(&self, result: Result<T, JobError>) {
-        let (waker, worker, leftover) = {
+        let (waker, leftover) = {
             let mut slot = lock(&self.slot);
             if slot.result.is_some() || slot.taken {
-                (None, None, Some(result))
+                (None, Some(result))
             } else {
                 slot.result = Some(result);
-                let worker = self.control.mark_ended();
-                (slot.waker.take(), worker, None)
+                self.control.mark_ended();
+                (slot.waker.take(), None)
             }
         };
         // A late result (the job was aborted while queued) is dropped here, outside the lock.
         drop(leftover);
-        drop(worker);
         if let Some(waker) = waker {
             waker.wake();
         }
     }
 }
 
-impl<T: Send + 'static> HasControl for Cell<T> {
-    fn control(&self) -> &Control {
-        &self.control
-    }
-}
-
 impl<T: Send + 'static> Sink<T> for Arc<Cell<T>> {
     fn control(&self) -> &Control {
         &self.control
-    }
-
-    fn control_arc(&self) -> Arc<dyn HasControl> {
-        self.clone()
     }
 
     fn finish(&self, outcome: Outcome<T>) -> Ended {

@@ -22,7 +22,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 #[cfg(not(loom))]
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ mod job;
 pub use group::{PoolGroup, PoolGroupWait, PoolGroupWaitAll};
 pub use job::{JobError, JobHandle};
 
-use job::{BoxJob, Cell, Control, Ended, HasControl, JobTask};
+use job::{BoxJob, Cell, Control, Ended, JobTask, WorkerWake};
 
 /// Go's worker pool as one type: at most `limit` jobs run at once, the rest wait in a FIFO
 /// queue, on any executor (alitto/pond's `Pool`).
@@ -130,6 +130,8 @@ struct Inner {
     limit: AtomicUsize,
     /// Set by `close()`, read without the lock by submits.
     closed: AtomicBool,
+    /// A copy of `State::aborting`, read by the workers at every poll of their job.
+    aborting: AtomicBool,
     /// `stop_and_wait` and `shutdown` wait here for the pool to be idle.
     idle: WakerList,
     token: CancelToken,
@@ -140,8 +142,8 @@ struct State {
     /// Workers started and not yet exited.
     workers: usize,
     limit: usize,
-    /// The controls of the running jobs, by the key their worker holds (what a shutdown aborts).
-    running: Slab<Arc<dyn HasControl>>,
+    /// The wakers of the workers, by the key each worker holds (what a shutdown wakes).
+    wakes: Slab<Arc<WorkerWake>>,
     /// A shutdown's grace ran out: nothing is queued or started any more.
     aborting: bool,
     closed: bool,
@@ -205,8 +207,8 @@ enum Source {
     Group,
 }
 
-/// A worker's job and its key among the running.
-type Started = (BoxJob, usize);
+/// A new worker: its first job, its key among the workers, its waker's place.
+type Started = (BoxJob, usize, Arc<WorkerWake>);
 
 /// What a change under the lock leaves to do after it: workers to spawn, places to give back,
 /// dead entries and controls to drop, waiters to wake.
@@ -238,18 +240,22 @@ impl State {
             && counters.running.load(Ordering::Relaxed) == 0
     }
 
-    /// Takes the next live job from the queue and marks it running; aborted entries met on the
-    /// way go to `after` to be dropped.
-    fn pop_live(&mut self, counters: &Counters, after: &mut After) -> Option<Started> {
+    /// Takes the next live job from the queue and marks it running on `worker`; aborted
+    /// entries met on the way go to `after` to be dropped.
+    fn pop_live(
+        &mut self,
+        worker: &Arc<WorkerWake>,
+        counters: &Counters,
+        after: &mut After,
+    ) -> Option<BoxJob> {
         while let Some(job) = self.queue.pop_front() {
             let control = job.control();
             let room = control.holds_room();
-            if control.start() {
+            if control.start(worker) {
                 after.room += usize::from(room);
                 sub(&counters.waiting, 1);
                 add(&counters.running, 1);
-                let key = self.running.insert(job.control_arc());
-                return Some((job, key));
+                return Some(job);
             }
             // Aborted while queued: counted and its place given back by the abort.
             after.drop_jobs.push(job);
@@ -260,10 +266,12 @@ impl State {
     /// Starts workers for queued jobs while fewer than `limit` run.
     fn start_workers(&mut self, counters: &Counters, after: &mut After) {
         while self.workers < self.limit && !self.aborting {
-            match self.pop_live(counters, after) {
-                Some(started) => {
+            let wake = Arc::new(WorkerWake::default());
+            match self.pop_live(&wake, counters, after) {
+                Some(job) => {
                     self.workers += 1;
-                    after.push_start(started);
+                    let key = self.wakes.insert(wake.clone());
+                    after.push_start((job, key, wake));
                 }
                 None => break,
             }
@@ -296,10 +304,13 @@ impl Inner {
         }
     }
 
-    fn worker(self: &Arc<Self>, started: Started) -> Worker {
+    fn worker(self: &Arc<Self>, (job, key, wake): Started) -> Worker {
         Worker {
             inner: self.clone(),
-            job: Some(started),
+            job: Some(job),
+            key,
+            wake,
+            waker: None,
         }
     }
 
@@ -324,29 +335,29 @@ impl Inner {
         Ok(())
     }
 
-    /// Counts the end of job `key` and takes the next one for its worker; `None` if the worker
-    /// is to exit.
-    fn next(self: &Arc<Self>, key: usize, ended: Ended) -> Option<Started> {
+    /// Counts the end of a job of worker `key` and takes the next one for it; `None` if the
+    /// worker is to exit.
+    fn next(self: &Arc<Self>, key: usize, wake: &Arc<WorkerWake>, ended: Ended) -> Option<BoxJob> {
         let mut after = After::default();
-        let removed;
+        let mut removed = None;
         let next = {
             let mut state = lock(&self.state);
             let counters = &self.counters;
-            removed = state.running.try_remove(key);
             sub(&counters.running, 1);
             counters.count(ended);
             let next = if state.workers > state.limit || state.aborting {
                 None
             } else {
-                state.pop_live(counters, &mut after)
+                state.pop_live(wake, counters, &mut after)
             };
             if next.is_none() {
                 state.workers -= 1;
+                removed = state.wakes.try_remove(key);
             }
             after.idle = state.is_idle(counters);
             next
         };
-        // The control may be the last reference to a detached job's cell, and so to its value.
+        // The worker's waker is dropped out of the lock.
         drop(removed);
         self.finish(after);
         next
@@ -358,12 +369,11 @@ impl Inner {
         let removed = {
             let mut state = lock(&self.state);
             let counters = &self.counters;
-            let removed = state.running.try_remove(key);
             sub(&counters.running, 1);
             counters.count(ended);
             state.workers -= 1;
             after.idle = state.is_idle(counters);
-            removed
+            state.wakes.try_remove(key)
         };
         drop(removed);
         self.finish(after);
@@ -403,24 +413,26 @@ impl Inner {
     /// to stop.
     #[cfg_attr(loom, allow(dead_code))]
     fn abort_all(self: &Arc<Self>) {
-        let (queued, running) = {
+        let (queued, workers) = {
             let mut state = lock(&self.state);
             state.aborting = true;
             state.closed = true;
+            self.aborting.store(true, Ordering::Release);
             let queued: Vec<BoxJob> = state.queue.drain(..).collect();
-            let running: Vec<Arc<dyn HasControl>> =
-                state.running.iter().map(|(_, c)| c.clone()).collect();
-            (queued, running)
+            let workers: Vec<Arc<WorkerWake>> =
+                state.wakes.iter().map(|(_, wake)| wake.clone()).collect();
+            (queued, workers)
         };
         self.closed.store(true, Ordering::Release);
         self.token.cancel();
         if let Some(room) = &self.room {
             room.close();
         }
-        for control in &running {
-            control.control().abort_running();
+        // Each worker drops its job at its next poll (it reads `aborting` first).
+        for worker in &workers {
+            worker.wake();
         }
-        drop(running);
+        drop(workers);
         // The queued jobs: those not aborted already are cancelled here, out of the lock.
         let mut ended = Vec::new();
         for mut job in queued {
@@ -475,7 +487,13 @@ impl Inner {
 /// A worker: runs jobs one after another until the queue is empty.
 struct Worker {
     inner: Arc<Inner>,
-    job: Option<Started>,
+    job: Option<BoxJob>,
+    /// Its key among the pool's workers.
+    key: usize,
+    /// Where an abort finds its waker.
+    wake: Arc<WorkerWake>,
+    /// The waker last stored in `wake`, to compare without its lock.
+    waker: Option<Waker>,
 }
 
 /// Jobs a worker finishes in one poll before it yields to its executor.
@@ -488,15 +506,33 @@ impl Future for Worker {
         let this = &mut *self;
         let mut budget = BUDGET;
         loop {
-            let Some((job, _)) = &mut this.job else {
+            let Some(job) = &mut this.job else {
                 return Poll::Ready(());
             };
-            let Poll::Ready(ended) = job.as_mut().poll_job(cx) else {
-                return Poll::Pending;
+            let polled = if this.inner.aborting.load(Ordering::Acquire) {
+                Poll::Ready(job.as_mut().cancel())
+            } else {
+                job.as_mut().poll_job(cx)
             };
-            let (job, key) = this.job.take().expect("a job is running");
-            drop(job);
-            this.job = this.inner.next(key, ended);
+            let ended = match polled {
+                Poll::Ready(ended) => ended,
+                Poll::Pending => {
+                    // Keep the waker where an abort finds it, then look for an abort (see
+                    // `WorkerWake` for the race).
+                    if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        this.wake.store(cx.waker());
+                        this.waker = Some(cx.waker().clone());
+                    }
+                    if !job.control().abort_requested()
+                        && !this.inner.aborting.load(Ordering::Acquire)
+                    {
+                        return Poll::Pending;
+                    }
+                    job.as_mut().cancel()
+                }
+            };
+            drop(this.job.take());
+            this.job = this.inner.next(this.key, &this.wake, ended);
             budget -= 1;
             if budget == 0 && this.job.is_some() {
                 cx.waker().wake_by_ref();
@@ -508,11 +544,12 @@ impl Future for Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        if let Some((mut job, key)) = self.job.take() {
-            // Dropped by its executor (a runtime shutting down) in the middle of a job.
+        if let Some(mut job) = self.job.take() {
+            // Dropped by its executor (a runtime shutting down) in the middle of a job, or never
+            // handed to one (a spawn function that panicked).
             let ended = job.as_mut().cancel();
             drop(job);
-            self.inner.retire(key, ended);
+            self.inner.retire(self.key, ended);
         }
     }
 }
@@ -551,7 +588,7 @@ impl WorkerPool {
                 queue: VecDeque::new(),
                 workers: 0,
                 limit,
-                running: Slab::new(),
+                wakes: Slab::new(),
                 aborting: false,
                 closed: false,
                 parent: None,
@@ -569,6 +606,7 @@ impl WorkerPool {
             },
             limit: AtomicUsize::new(limit),
             closed: AtomicBool::new(false),
+            aborting: AtomicBool::new(false),
             idle: WakerList::new(),
             token: CancelToken::new(),
         };
