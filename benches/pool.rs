@@ -5,6 +5,7 @@
 //! | line | what it is |
 //! | --- | --- |
 //! | `taskgroup_worker_pool` | `WorkerPool::new(64, spawn)`, `submit(..).await` each job, await every `JobHandle` |
+//! | `taskgroup_worker_pool_queue_64` | the same with `with_queue_size(64)`: `submit` waits for a place (backpressure) |
 //! | `taskgroup_worker_pool_group` | the same jobs in one `PoolGroup` (`spawn`, then `wait()`) |
 //! | `channel_pool_64_workers` | the Go shape: 64 worker tasks reading an async-channel `jobs` channel, results on a tokio mpsc channel |
 //! | `futures_buffered_spawn` | `stream::iter(jobs).map(tokio::spawn).buffered_unordered(64)` (futures-buffered) |
@@ -38,6 +39,22 @@ async fn taskgroup_worker_pool() -> u64 {
     let pool = WorkerPool::new(LIMIT, |f| {
         tokio::spawn(f);
     });
+    let mut handles = Vec::with_capacity(JOBS as usize);
+    for i in 0..JOBS {
+        handles.push(pool.submit(job(i)).await);
+    }
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.expect("no panic");
+    }
+    sum
+}
+
+async fn taskgroup_worker_pool_bounded() -> u64 {
+    let pool = WorkerPool::new(LIMIT, |f| {
+        tokio::spawn(f);
+    })
+    .with_queue_size(LIMIT);
     let mut handles = Vec::with_capacity(JOBS as usize);
     for i in 0..JOBS {
         handles.push(pool.submit(job(i)).await);
@@ -154,12 +171,15 @@ fn runtime() -> Runtime {
 
 type Line = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send>>;
 
-fn lines() -> [(&'static str, Line); 7] {
+fn lines() -> [(&'static str, Line); 8] {
     [
         (
             "taskgroup_worker_pool",
             || Box::pin(taskgroup_worker_pool()),
         ),
+        ("taskgroup_worker_pool_queue_64", || {
+            Box::pin(taskgroup_worker_pool_bounded())
+        }),
         ("taskgroup_worker_pool_group", || {
             Box::pin(taskgroup_worker_pool_group())
         }),
