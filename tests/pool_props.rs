@@ -124,13 +124,13 @@ struct Tracked {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 256 }, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 1 } else { 256 }, ..ProptestConfig::default() })]
 
     #[test]
     fn nothing_lost_nothing_twice_stats_consistent(
         limit in 1..4usize,
         queue in prop::option::of(1..4usize),
-        ops in prop::collection::vec(op(), 1..if cfg!(miri) { 30 } else { 60 }),
+        ops in prop::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 60 }),
     ) {
         let tasks: Arc<Mutex<Vec<Task>>> = Arc::default();
         let exec = Exec { tasks: tasks.clone() };
