@@ -224,7 +224,11 @@ fn pool_10k_yield_jobs_limit_64(c: &mut Criterion) {
 /// ratio to the fastest. On a shared machine whose load drifts, interleaving keeps that drift
 /// out of the ratios (criterion measures one line after another).
 fn round_robin(rounds: usize) {
-    let lines = lines();
+    let only = std::env::var("POOL_LINE").ok();
+    let lines: Vec<(&str, Line)> = lines()
+        .into_iter()
+        .filter(|(line, _)| only.as_deref().map_or(true, |only| only == *line))
+        .collect();
     let rt = runtime();
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); lines.len()];
     for _ in 0..rounds {

@@ -287,17 +287,23 @@ impl Inner {
                 room.add_permits(after.room);
             }
         }
-        drop(after.drop_jobs);
+        if !after.drop_jobs.is_empty() {
+            drop(after.drop_jobs);
+        }
         // Every started job is in a worker before the first spawn call: if the user's spawn
         // function panics, the workers not handed over are dropped, and each counts its job
         // out (cancelled) rather than leaving the pool waiting for it forever.
-        let first = after.first.map(|started| self.worker(started));
-        let more: Vec<Worker> = after.spawn.into_iter().map(|s| self.worker(s)).collect();
-        if let Some(worker) = first {
-            (self.spawn)(Box::pin(worker));
-        }
-        for worker in more {
-            (self.spawn)(Box::pin(worker));
+        if let Some(first) = after.first {
+            let first = self.worker(first);
+            if after.spawn.is_empty() {
+                (self.spawn)(Box::pin(first));
+            } else {
+                let more: Vec<Worker> = after.spawn.into_iter().map(|s| self.worker(s)).collect();
+                (self.spawn)(Box::pin(first));
+                for worker in more {
+                    (self.spawn)(Box::pin(worker));
+                }
+            }
         }
         if after.idle {
             self.idle.wake_all();
