@@ -227,7 +227,10 @@ fn round_robin(rounds: usize) {
     let only = std::env::var("POOL_LINE").ok();
     let lines: Vec<(&str, Line)> = lines()
         .into_iter()
-        .filter(|(line, _)| only.as_deref().map_or(true, |only| only == *line))
+        .filter(|(line, _)| match &only {
+            Some(only) => only == line,
+            None => true,
+        })
         .collect();
     let rt = runtime();
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); lines.len()];
