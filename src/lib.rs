@@ -175,6 +175,9 @@ mod fan_out;
 mod in_flight;
 mod notify;
 mod rate_limit;
+#[cfg(all(feature = "redis", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod semaphore;
 mod shared;
 mod single_flight;
@@ -197,6 +200,12 @@ pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, T
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
 #[cfg(not(loom))]
 pub use rate_limit::{RateAcquire, RateAcquireOwned};
+#[cfg(all(feature = "redis", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{BackendError, OnBackendError};
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{RedisAcquire, RedisRateLimiter};
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,
