@@ -156,6 +156,14 @@
 //! assert_eq!(tokens.in_flight(), 0); // nothing is kept once the call ended
 //! # });
 //! ```
+//! # Many machines
+//!
+//! A [`RateLimiter`] in each of 10 replicas lets 10 times its rate through. With the
+//! `redis-tokio` or `redis-smol` feature, `RedisRateLimiter` shares one limit between every
+//! process that uses its name, through a Redis (or Valkey) server: the same GCRA, one round
+//! trip and one timer per grant, failures as errors within a timeout you set, and a limit per
+//! tenant from one limiter (`limiter.key("tenant-42")`). See the `redis` module.
+//!
 //! # Cargo features
 //!
 //! - `tokio` (off by default): under a tokio runtime, timeouts ([`TimeoutExt`]) and rate-limiter
@@ -164,6 +172,10 @@
 //!   Elsewhere, and without the feature, they run on `async-io`'s runtime-agnostic timer. The
 //!   runtime needs tokio's time driver (`enable_time`), as `tokio::time` does. The default build
 //!   depends on no runtime.
+//! - `redis-tokio`, `redis-smol` (off by default): `RedisRateLimiter` and the `redis` module,
+//!   on redis-rs with its tokio or its smol integration (the latter also serves async-std,
+//!   `futures::executor` and any other executor). `redis-tokio` turns on `tokio` too. `redis`
+//!   is their common part and does not build alone. Needs Rust 1.88 (redis-rs's minimum).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]

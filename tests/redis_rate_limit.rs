@@ -24,6 +24,19 @@ use taskgroup::{
     OnBackendError, RateLimitError, RedisAcquire, RedisRateLimiter, TryRateLimitError,
 };
 
+#[test]
+fn handles_and_futures_can_move_between_threads() {
+    fn send_sync<T: Send + Sync + Clone + 'static>() {}
+    fn send_unpin<T: Send + Unpin + 'static>() {}
+    send_sync::<RedisRateLimiter>();
+    send_unpin::<RedisAcquire>();
+    let limiter =
+        RedisRateLimiter::new("redis://127.0.0.1:1", "x", 1, Duration::from_secs(1)).unwrap();
+    fn send<T: Send>(_: &T) {}
+    send(&limiter.try_acquire());
+    send(&limiter.set_rate(2, Duration::from_secs(1)));
+}
+
 fn limiter(server: &RedisServer, name: &str, rate: u32, per: Duration) -> RedisRateLimiter {
     RedisRateLimiter::new(&server.url(), name, rate, per)
         .unwrap()
@@ -39,6 +52,12 @@ async fn booked(acquire: &mut RedisAcquire) -> Option<Result<(), RateLimitError>
     })
     .await
 }
+
+/// How late a grant may be seen after Redis scheduled it, on a loaded 2-core machine (compiles
+/// of other agents beside the test): a round trip plus the timer's and the scheduler's lateness.
+/// A grant seen late bunches with later ones; a limit that is not shared fails by far more
+/// (three clients at 100/s each start 60 calls in 200 ms, where at most 33 are allowed).
+const SLACK: Duration = Duration::from_millis(100);
 
 /// At most `burst + (window + slack) / interval` of the sorted `starts` in any window between
 /// two of them: the GCRA bound, with `slack` for how late a grant can be seen after Redis
@@ -102,15 +121,16 @@ fn several_clients_share_one_limit<R: Runtime>() {
     let mut starts = starts;
     assert_eq!(starts.len(), 60);
     // Without sharing, three clients would start 3 × 100 per second.
-    assert_window_bound(&mut starts, burst, interval, Duration::from_millis(25));
-    let span = starts.last().unwrap().saturating_sub(starts[0]);
-    assert!(span >= interval * (60 - burst - 1), "60 grants in {span:?}");
+    assert_window_bound(&mut starts, burst, interval, SLACK);
+    // (The window from the first grant to the last is one of those checked: 60 grants take at
+    // least 470 ms.)
 }
 
 fn bookings_are_granted_in_the_order_they_reached_redis<R: Runtime>() {
     let server = RedisServer::start();
-    let a = limiter(&server, "fifo", 40, Duration::from_secs(1)); // one per 25 ms
-    let b = limiter(&server, "fifo", 40, Duration::from_secs(1));
+    // One per 200 ms: the next booking comes long before the slot after the free one.
+    let a = limiter(&server, "fifo", 5, Duration::from_secs(1));
+    let b = limiter(&server, "fifo", 5, Duration::from_secs(1));
     R::block_on(async move {
         a.acquire().await.unwrap(); // the free slot
         let mut waiting = Vec::new();
@@ -199,15 +219,21 @@ fn set_rate_is_seen_by_every_client<R: Runtime>() {
     let other = limiter(&server, "rate", 1, Duration::from_secs(3600));
     R::block_on(async move {
         slow.acquire().await.unwrap(); // free; the next is an hour away
+        assert!(matches!(
+            slow.try_acquire().await,
+            Err(TryRateLimitError::NotUntil(_))
+        ));
         other.set_rate(1000, Duration::from_secs(1)).await.unwrap();
-        // The slot booked an hour away stays (booked slots keep their times), but the next
-        // booking of the other client, at the new rate, is 1 ms after the last booked one.
+        // The next booking of either client is at the new rate: at most 1 ms after the last
+        // booked slot, not an hour.
         let started = Instant::now();
-        match slow.try_acquire().await {
+        let outcome = slow.try_acquire().await;
+        let answered = Instant::now();
+        match outcome {
             Ok(()) => {}
             Err(TryRateLimitError::NotUntil(later)) => {
                 assert!(
-                    later.wait_time_from(started) <= Duration::from_millis(2),
+                    later.wait_time_from(answered) <= Duration::from_millis(1),
                     "{later}"
                 )
             }
@@ -223,33 +249,58 @@ fn a_dropped_waiter_gives_its_slot_back<R: Runtime>() {
     let server = RedisServer::start();
     let a = limiter(&server, "drop", 1, Duration::from_secs(3600));
     let b = limiter(&server, "drop", 1, Duration::from_secs(3600));
+    let mut redis = server.connection();
     R::block_on(async move {
         a.acquire().await.unwrap();
         let mut waiter = b.acquire();
         assert!(booked(&mut waiter).await.is_none()); // booked an hour away
         drop(waiter); // gives it back from a detached task
                       // Until the give-back lands, the next slot is two hours away; then one again.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let asked = Instant::now();
-            match a.try_acquire().await {
-                Err(TryRateLimitError::NotUntil(later))
-                    if later.wait_time_from(asked) <= Duration::from_secs(3600) =>
-                {
-                    break
-                }
-                Err(TryRateLimitError::NotUntil(_)) => {}
-                other => panic!("{other:?}"),
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the dropped waiter's slot never came back"
-            );
-            common::yield_now().await;
-        }
+        next_slot_within(&a, Duration::from_secs(3600)).await;
+        // Dropped while its booking is in flight: the detached task waits for the answer and
+        // gives that booking back.
+        // The server holds every command for 300 ms: the booking is surely in flight when
+        // its future is dropped.
+        let _: () = redis::cmd("CLIENT")
+            .arg(&["PAUSE", "300", "ALL"])
+            .query(&mut redis)
+            .unwrap();
+        let mut in_flight = b.acquire();
+        poll_fn(|cx| {
+            assert!(Pin::new(&mut in_flight).poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        assert!(
+            format!("{in_flight:?}").contains("booking"),
+            "{in_flight:?}"
+        );
+        drop(in_flight);
+        next_slot_within(&a, Duration::from_secs(3600)).await;
         // Dropped before its first poll: nothing was booked.
         drop(b.acquire());
+        next_slot_within(&a, Duration::from_secs(3600)).await;
     });
+}
+
+/// Waits (bounded) until `limiter`'s next slot is at most `limit` away.
+async fn next_slot_within(limiter: &RedisRateLimiter, limit: Duration) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let asked = Instant::now();
+        match limiter.try_acquire().await {
+            Err(TryRateLimitError::NotUntil(later)) if later.wait_time_from(asked) <= limit => {
+                return
+            }
+            Err(TryRateLimitError::NotUntil(_)) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a dropped waiter's slot never came back"
+        );
+        common::yield_now().await;
+    }
 }
 
 fn keys_have_their_own_schedules_and_expire<R: Runtime>() {
@@ -472,12 +523,8 @@ fn two_processes_share_one_limit() {
         starts.extend(mine);
     }
     // Wall-clock times of one host: both processes read the same clock.
-    assert_window_bound(
-        &mut starts,
-        2,
-        Duration::from_millis(20),
-        Duration::from_millis(25),
-    );
+    // Two processes each alone at 50/s would start 60 in 600 ms, where 37 are allowed.
+    assert_window_bound(&mut starts, 2, Duration::from_millis(20), SLACK);
 }
 
 /// The worker of `two_processes_share_one_limit`: 30 grants at 50 per second shared, printed as

@@ -20,6 +20,42 @@
 //! on smol's executor otherwise. `redis` alone is the common part and does not compile without
 //! one of them.
 //!
+//! # Examples
+//!
+//! On tokio (`features = ["redis-tokio"]`):
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use taskgroup::RedisRateLimiter;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let url = std::env::var("REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+//!     // Every replica runs this: together they start at most 20 calls per second.
+//!     let limiter = RedisRateLimiter::new(&url, "geo-api", 20, Duration::from_secs(1))?;
+//!     for _ in 0..3 {
+//!         limiter.acquire().await?;
+//!         // ... call the API ...
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! On smol, async-std or a plain `block_on` (`features = ["redis-smol"]`), the same code:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use taskgroup::RedisRateLimiter;
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let limiter = RedisRateLimiter::new("redis://127.0.0.1:6379", "geo-api", 20, Duration::from_secs(1))?;
+//!     futures::executor::block_on(async {
+//!         limiter.key("tenant-42").acquire().await // per tenant
+//!     })?;
+//!     Ok(())
+//! }
+//! ```
+//!
 //! # Failures
 //!
 //! A server that cannot be reached, or answers later than
