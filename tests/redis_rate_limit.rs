@@ -283,6 +283,59 @@ fn a_dropped_waiter_gives_its_slot_back<R: Runtime>() {
     });
 }
 
+fn drops_give_back_only_the_latest_and_delay_no_one<R: Runtime>() {
+    let server = RedisServer::start();
+    let limiter = limiter(&server, "drops", 1, Duration::from_secs(3600));
+    R::block_on(async move {
+        limiter.acquire().await.unwrap(); // the free slot; the next is 1 h away
+        let mut waiters = Vec::new();
+        for _ in 0..3 {
+            let mut waiter = limiter.acquire();
+            assert!(booked(&mut waiter).await.is_none());
+            waiters.push(waiter); // slots at 1 h, 2 h, 3 h
+        }
+        // The middle one first: not the latest, so its slot stays unused (nobody moves up).
+        drop(waiters.remove(1));
+        // Then the latest: its slot comes back, but not the middle one's.
+        drop(waiters.pop());
+        next_slot_within(&limiter, Duration::from_secs(3 * 3600)).await;
+        // The first waiter keeps its slot, 1 h away: the drops delayed it no more than they
+        // moved it up.
+        let asked = Instant::now();
+        match limiter.try_acquire().await {
+            Err(TryRateLimitError::NotUntil(later)) => {
+                let wait = later.wait_time_from(asked);
+                assert!(wait > Duration::from_secs(2 * 3600), "{wait:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The first one now: the middle slot, never given back, stays booked after it.
+        drop(waiters.pop());
+        // Dropped in reverse booking order, every slot comes back, one by one.
+        let chain = limiter.key("chain");
+        chain.acquire().await.unwrap();
+        let mut waiters = Vec::new();
+        for _ in 0..3 {
+            let mut waiter = chain.acquire();
+            assert!(booked(&mut waiter).await.is_none());
+            waiters.push(waiter);
+        }
+        for left in (0..3).rev() {
+            drop(waiters.pop());
+            next_slot_within(&chain, Duration::from_secs((left + 1) * 3600)).await;
+        }
+        // The middle slot of the first key still holds: its next slot is 3 h away.
+        let asked = Instant::now();
+        match limiter.try_acquire().await {
+            Err(TryRateLimitError::NotUntil(later)) => {
+                let wait = later.wait_time_from(asked);
+                assert!(wait > Duration::from_secs(2 * 3600), "{wait:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
 /// Waits (bounded) until `limiter`'s next slot is at most `limit` away.
 async fn next_slot_within(limiter: &RedisRateLimiter, limit: Duration) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -410,6 +463,7 @@ runtime_tests!(
     too_large_fails_at_once_without_a_round_trip,
     set_rate_is_seen_by_every_client,
     a_dropped_waiter_gives_its_slot_back,
+    drops_give_back_only_the_latest_and_delay_no_one,
     keys_have_their_own_schedules_and_expire,
     a_wrong_address_fails_fast_and_names_it,
     a_silent_server_times_out,
