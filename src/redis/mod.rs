@@ -67,6 +67,16 @@
 //! the next acquire opens a new one: a server that restarts is used again without a restart of
 //! the client.
 //!
+//! # Measurements
+//!
+//! `cargo bench --bench redis_rate_limit --features redis-tokio`, one run on the 2-core machine
+//! against a local `redis-server`, beside go-redis/redis_rate's approach (a GCRA script that
+//! only checks, called again after each refusal's retry-after): one grant with room takes
+//! 35.6 µs (the peer 31.8 µs, the local limiter 43 ns); 64 tasks take 62 700 grants/s (the peer
+//! 73 500). 200 tasks sharing 2 000/s: both reach the rate, with 1.00 round trips per grant
+//! (the peer 31.2: every refused caller asks again) and grants 0.3 ms late at the median, 3 ms
+//! at p99 (the peer 22 ms and 31 ms).
+//!
 //! Tested with Redis 7.0 (Debian 12's `redis-server` 7.0.15); the script uses `EVALSHA`,
 //! `TIME`, `GET`/`SET PX`, `HSET`/`HMGET`, which Redis has had since 3.2 and Valkey keeps.
 

@@ -408,6 +408,10 @@ impl RedisRateLimiter {
     /// [`BackendError`] if the server cannot be reached or does not answer in time (whatever
     /// [`on_backend_error`](Self::on_backend_error) says: nothing was changed).
     ///
+    /// # Cancel safety
+    ///
+    /// Dropped while its round trip is in flight, the new rate may or may not have been stored.
+    ///
     /// # Panics
     ///
     /// At the call, if `rate` is 0, `per` is zero or the burst would span more than about 142
@@ -533,6 +537,10 @@ enum State {
 ///
 /// Dropping it gives its booking back if nobody booked after it (see
 /// [`RedisRateLimiter::acquire`]).
+///
+/// # Panics
+///
+/// If polled again after it returned `Ready` (it is not fused).
 ///
 /// # Examples
 ///
