@@ -518,6 +518,46 @@ fn a_killed_server_fails_acquires_then_they_recover() {
     });
 }
 
+/// Freeze the server (SIGSTOP: connections stay open, nothing answers): acquires fail with a
+/// timeout `Backend` error within the timeout; after SIGCONT they succeed again.
+#[test]
+fn a_frozen_server_times_out_then_recovers() {
+    let server = RedisServer::start();
+    let timeout = Duration::from_millis(200);
+    let limiter = limiter(&server, "frozen", 1000, Duration::from_secs(1)).with_timeout(timeout);
+    ::smol::block_on(async {
+        limiter.acquire().await.unwrap();
+        server.signal("STOP");
+        for _ in 0..3 {
+            let started = Instant::now();
+            let err = limiter.acquire().await.unwrap_err();
+            let waited = started.elapsed();
+            let RateLimitError::Backend(backend) = &err else {
+                panic!("{err:?}")
+            };
+            assert!(backend.is_timeout(), "{err}");
+            assert!(
+                waited >= timeout && waited < timeout + Duration::from_millis(500),
+                "{waited:?}"
+            );
+            println!("server frozen: {err} after {waited:?}");
+        }
+        server.signal("CONT");
+        let mut failures = 0;
+        let mut granted = 0;
+        while granted < 10 {
+            match limiter.acquire().await {
+                Ok(()) => granted += 1,
+                Err(e) => {
+                    failures += 1;
+                    assert!(failures <= 2, "no recovery after SIGCONT: {e}");
+                }
+            }
+        }
+        println!("server thawed: 10 grants after {failures} failure(s)");
+    });
+}
+
 /// One round trip per grant: `EVALSHA` once per acquire once the server knows the script, and
 /// nothing else (counted by the server, `INFO commandstats`).
 #[test]

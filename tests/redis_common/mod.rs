@@ -53,6 +53,16 @@ impl RedisServer {
         }
     }
 
+    /// Sends the server `signal` (`STOP` freezes it with its connections open, `CONT` resumes).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     /// Starts it again on the same port (after `kill`), and waits until it answers.
     pub fn restart(&mut self) {
         self.kill();
