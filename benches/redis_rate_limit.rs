@@ -1,7 +1,7 @@
 //! `RedisRateLimiter` against the local `RateLimiter` and go-redis/redis_rate's approach, on one
 //! local `redis-server` that the bench starts (Debian: `apt-get install redis-server`).
 //!
-//! Run with `cargo bench --bench redis_rate_limit --features redis-tokio`.
+//! Run with `cargo bench -p taskgroup-benches --features redis --bench redis_rate_limit`.
 //!
 //! The peer, `redis_rate` below, is go-redis/redis_rate's published approach rewritten here: a
 //! Lua GCRA script that *checks* (`Allow`: allowed, or "retry after" seconds) with times as

@@ -17,6 +17,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::supervise::Payload;
@@ -32,8 +33,12 @@ const BITS: usize = usize::BITS as usize;
 
 /// A set of running futures, polled when woken, each with a tag the caller gets back with its
 /// output (a sequence number, a permit, or nothing).
-pub(crate) struct InFlight<Fut, Tag> {
-    slots: Vec<Slot<Fut, Tag>>,
+///
+/// `S` is where a slot keeps its future: by default a box of the slot's own, reused in place
+/// ([`Boxed`]); [`Inline`] for futures that are `Unpin` already (the error group's boxed tasks),
+/// which would otherwise pay a second allocation per slot for nothing.
+pub(crate) struct InFlight<Fut, Tag, S = Boxed<Fut>> {
+    slots: Vec<Slot<S, Tag>>,
     /// Empty slots, reused last-freed first (its box and waker are warm).
     free: Vec<usize>,
     len: usize,
@@ -44,12 +49,65 @@ pub(crate) struct InFlight<Fut, Tag> {
     /// The lowest index of `taken` that may be non-zero.
     cursor: usize,
     parent: StdArc<Parent>,
+    _future: PhantomData<fn(Fut)>,
 }
 
-struct Slot<Fut, Tag> {
-    future: Pin<Box<Option<Fut>>>,
+struct Slot<S, Tag> {
+    future: S,
     tag: Option<Tag>,
     waker: Waker,
+}
+
+/// Where a slot keeps its future; see [`InFlight`].
+pub(crate) trait Storage<Fut> {
+    fn new(future: Fut) -> Self;
+    /// Replaces the future in place (dropping the old one).
+    fn set(&mut self, future: Option<Fut>);
+}
+
+/// Storage that hands out its future pinned, to be polled.
+pub(crate) trait Pinned<Fut>: Storage<Fut> {
+    /// The future, if the slot runs one.
+    fn get(&mut self) -> Option<Pin<&mut Fut>>;
+}
+
+/// Any future, pinned in a box that the slot keeps and reuses: one allocation per slot, none
+/// per future.
+pub(crate) type Boxed<Fut> = Pin<Box<Option<Fut>>>;
+
+impl<Fut> Storage<Fut> for Boxed<Fut> {
+    fn new(future: Fut) -> Self {
+        Box::pin(Some(future))
+    }
+
+    fn set(&mut self, future: Option<Fut>) {
+        Pin::set(self, future);
+    }
+}
+
+impl<Fut> Pinned<Fut> for Boxed<Fut> {
+    fn get(&mut self) -> Option<Pin<&mut Fut>> {
+        self.as_mut().as_pin_mut()
+    }
+}
+
+/// An `Unpin` future (a boxed one), kept in the slot itself: no allocation at all.
+pub(crate) struct Inline<Fut>(Option<Fut>);
+
+impl<Fut> Storage<Fut> for Inline<Fut> {
+    fn new(future: Fut) -> Self {
+        Self(Some(future))
+    }
+
+    fn set(&mut self, future: Option<Fut>) {
+        self.0 = future;
+    }
+}
+
+impl<Fut: Unpin> Pinned<Fut> for Inline<Fut> {
+    fn get(&mut self) -> Option<Pin<&mut Fut>> {
+        self.0.as_mut().map(Pin::new)
+    }
 }
 
 /// Where the slots' wakers find the task that polls the set (the parent); others wake it with
@@ -136,10 +194,13 @@ impl Parent {
 }
 
 impl<Fut, Tag> InFlight<Fut, Tag> {
+    /// A set with its own parent, its futures in boxes of their own.
     pub(crate) fn new() -> Self {
         Self::with_parent(StdArc::new(Parent::new()))
     }
+}
 
+impl<Fut, Tag, S> InFlight<Fut, Tag, S> {
     /// A set whose slots wake `parent`, which others may notify too.
     pub(crate) fn with_parent(parent: StdArc<Parent>) -> Self {
         Self {
@@ -150,7 +211,15 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
             taken: Vec::new(),
             cursor: 0,
             parent,
+            _future: PhantomData,
         }
+    }
+
+    /// Makes room for `additional` more futures at once (a batch about to start), rather than
+    /// one growth of the slots after another.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let new_slots = additional.saturating_sub(self.free.len());
+        self.slots.reserve(new_slots);
     }
 
     /// How many futures are running.
@@ -164,7 +233,10 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
 
     /// Drops every running future, each inside a catch; returns how many there were and the
     /// payloads of those whose drop code panicked. Their tags are dropped.
-    pub(crate) fn clear(&mut self) -> (usize, Vec<Payload>) {
+    pub(crate) fn clear(&mut self) -> (usize, Vec<Payload>)
+    where
+        S: Storage<Fut>,
+    {
         let mut dropped = 0;
         let mut panics = Vec::new();
         for (index, slot) in self.slots.iter_mut().enumerate() {
@@ -181,7 +253,7 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
     }
 }
 
-impl<Fut: Future, Tag> InFlight<Fut, Tag> {
+impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
     /// Adds `future` and polls it once; returns its output at once if it is already done.
     ///
     /// If the future panics, it leaves the set, `lost` gets its tag, and the panic resumes.
@@ -212,7 +284,7 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
                     bit: 1 << (index % BITS),
                 }));
                 self.slots.push(Slot {
-                    future: Box::pin(Some(future)),
+                    future: S::new(future),
                     tag: Some(tag),
                     waker,
                 });
@@ -281,7 +353,7 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
     ) -> Option<(Tag, Fut::Output)> {
         let slot = &mut self.slots[index];
         // `None`: a late wake-up for a slot whose future already finished.
-        let future = slot.future.as_mut().as_pin_mut()?;
+        let future = slot.future.get()?;
         let waker = &slot.waker;
         let polled = catch_unwind(AssertUnwindSafe(|| {
             future.poll(&mut Context::from_waker(waker))
@@ -339,7 +411,7 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
     }
 }
 
-impl<Fut, Tag> fmt::Debug for InFlight<Fut, Tag> {
+impl<Fut, Tag, S> fmt::Debug for InFlight<Fut, Tag, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InFlight").field("len", &self.len).finish()
     }

@@ -7,6 +7,24 @@
 //! and the same primitives work under tokio, async-std, smol, `futures::executor` or a
 //! hand-rolled executor, and from plain threads where that makes sense.
 //!
+//! # Which tool for which job
+//!
+//! | you need to… | use |
+//! | --- | --- |
+//! | wait until a set of tasks (spawned anywhere, even on threads) has finished | [`AsyncWaitGroup`] |
+//! | run fallible tasks together: all results in order, or the first error cancels the rest | [`ErrGroup`] ([`LocalErrGroup`] for `!Send` tasks) |
+//! | cap how many operations run at once, weighted and first-come first-served | [`Semaphore`] |
+//! | cap how many operations start per second | [`RateLimiter`] |
+//! | run a function over a stream of items, `n` at a time, results as a stream | [`FanOutExt`] (`fan_out`, `fan_out_ordered`, `try_fan_out`, …) |
+//! | let concurrent callers asking for the same key share one call | [`SingleFlight`] |
+//! | tell running work to stop, and wait for that signal | [`CancelToken`] |
+//! | give up on any future after a deadline | [`TimeoutExt::timeout`] |
+//!
+//! The futures these methods return (`Wait`, `Acquire`, `Timeout`, …) are in [`futures`]; you
+//! need their names only to store one or spell out its type.
+//!
+//! # Coming from Go
+//!
 //! | coming from Go | taskgroup |
 //! | --- | --- |
 //! | `var wg sync.WaitGroup` | [`AsyncWaitGroup::new()`] |
@@ -31,6 +49,23 @@
 //! | a `time.Tick` before each job of a worker pool | [`jobs.rate_limited(limiter).fan_out(n, f)`](FanOutExt::rate_limited) |
 //! | `var g singleflight.Group`; `v, err, _ := g.Do(key, fn)` | [`SingleFlight::new()`]; [`group.run(key, f).await`](SingleFlight::run) (`T = Result<V, E>` for `err`) |
 //! | `g.Forget(key)` | [`group.forget(&key)`](SingleFlight::forget) |
+//!
+//! # Coming from tokio or futures
+//!
+//! | you use | taskgroup | what changes |
+//! | --- | --- | --- |
+//! | `JoinSet` + `Semaphore` to cap a batch | [`ErrGroup::new().with_limit(n)`](ErrGroup::with_limit) | tasks may borrow; results in spawn order; the first error cancels the rest |
+//! | `JoinSet` + `CancellationToken` + `abort_all()` | [`ErrGroup::with_spawner(spawn)`](ErrGroup::with_spawner) | the same on every core; `wait()` returns only when every task is gone |
+//! | `futures::future::try_join_all` | [`ErrGroup::new()`] | a limit, a cancel token, and [`wait_all`](ErrGroup::wait_all) for every outcome |
+//! | `spawn_local` on a `LocalSet` | [`LocalErrGroup`] | `!Send` tasks, run inside `wait()`, on any executor |
+//! | `.map(f).buffer_unordered(n)` / `.buffered(n)` | [`.fan_out(n, f)`](FanOutExt::fan_out) / [`.fan_out_ordered(n, f)`](FanOutExt::fan_out_ordered) | a finished slot is refilled at once; `n == 0` is refused |
+//! | `FuturesUnordered` fed by hand from a stream | [`.fan_out(n, f)`](FanOutExt::fan_out) or [`.fan_out_spawned(n, spawn, f)`](FanOutExt::fan_out_spawned) | the refill is done for you; the spawned form runs on every core |
+//! | `tokio_util::sync::CancellationToken` | [`CancelToken`] | the same methods, no tokio |
+//! | `tokio_util::task::TaskTracker` | [`AsyncWaitGroup`] | Go's counter (`add`/`done`, reusable), no `close()`; [`wait_blocking`](AsyncWaitGroup::wait_blocking) for threads |
+//! | `tokio::sync::Semaphore` | [`Semaphore`] | [`resize`](Semaphore::resize) while permits are out; `TooLarge` instead of a hang |
+//! | `tokio::time::timeout(d, fut)` | [`fut.timeout(d)`](TimeoutExt::timeout) | any executor; [`Elapsed::waited`] |
+//! | `governor` / `leaky-bucket` | [`RateLimiter`] | FIFO; one wake-up per grant; any executor |
+//! | a `HashMap` of `Shared` futures | [`SingleFlight`] | a caller that gives up hands the work to the next |
 //!
 //! # A tour
 //!
@@ -96,6 +131,29 @@
 //!
 //! Tasks that are not `Send` (an `Rc`, smol's `LocalExecutor`, tokio's `LocalSet`) go in a
 //! [`LocalErrGroup`], the same group for one thread.
+//!
+//! Tell work to stop, from anywhere: a [`CancelToken`] is Go's `ctx.Done()`, with child tokens
+//! for a request's share of a server's shutdown:
+//!
+//! ```
+//! use taskgroup::CancelToken;
+//!
+//! # futures::executor::block_on(async {
+//! let shutdown = CancelToken::new();
+//! let request = shutdown.child_token(); // fires with `shutdown`, or on its own
+//! let worker = std::thread::spawn({
+//!     let request = request.clone();
+//!     move || {
+//!         // The work, cut short when the token fires; `None` says it was.
+//!         futures::executor::block_on(request.run_until_cancelled(std::future::pending::<u32>()))
+//!     }
+//! });
+//! shutdown.cancel(); // Ctrl-C, say
+//! assert_eq!(worker.join().unwrap(), None);
+//! request.cancelled().await; // ready: the child fired with its parent
+//! assert!(request.is_cancelled());
+//! # });
+//! ```
 //!
 //! Fan a stream out to a pool of futures and back in, `buffer_unordered` with its defects
 //! fixed (a finished slot is refilled at once, `limit == 0` is refused, a spawned form runs on
@@ -180,10 +238,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// `cfg(loom)` only swaps the sync primitives for loom's in the models: no badge for it on docs.rs.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 
+mod async_wait_group;
 mod cancel;
 mod err_group;
 mod fan_out;
+pub mod futures;
 mod in_flight;
 mod notify;
 mod rate_limit;
@@ -197,36 +259,27 @@ mod supervise;
 mod sync;
 #[cfg(not(loom))]
 mod time;
-mod wait_group;
 
-pub use cancel::{
-    CancelToken, Cancelled, CancelledOwned, DropGuard, RunUntilCancelled, RunUntilCancelledOwned,
-};
-pub use err_group::{
-    ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, LocalErrGroup, LocalErrGroupSpawner,
-    LocalErrGroupWait, LocalErrGroupWaitAll,
-};
+pub use async_wait_group::{AsyncWaitGroup, WaitGroupGuard};
+pub use cancel::{CancelToken, DropGuard};
+pub use err_group::{ErrGroup, ErrGroupSpawner, LocalErrGroup, LocalErrGroupSpawner, Partial};
 #[cfg(not(loom))]
 pub use fan_out::RateLimited;
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
-#[cfg(not(loom))]
-pub use rate_limit::{RateAcquire, RateAcquireOwned};
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisRateLimiter;
 #[cfg(all(feature = "redis", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{BackendError, OnBackendError};
-#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{RedisAcquire, RedisRateLimiter};
 pub use semaphore::{
-    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
-    TryAcquireError,
+    AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };
 pub use shared::Shared;
-pub use single_flight::{Run, SingleFlight, Work};
+pub use single_flight::{SingleFlight, Work};
 #[cfg(not(loom))]
-pub use time::{Elapsed, Timeout, TimeoutExt};
-pub use wait_group::{AsyncWaitGroup, Track, Wait, WaitGroupGuard};
+pub use time::{Elapsed, TimeoutExt};
 
 /// The README's examples, compiled and run as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -3,14 +3,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use taskgroup::futures::{
+    Acquire, AcquireOwned, Cancelled, CancelledOwned, ErrGroupWait, ErrGroupWaitAll,
+    ErrGroupWaitPartial, LocalErrGroupWait, LocalErrGroupWaitAll, LocalErrGroupWaitPartial,
+    RateAcquire, RateAcquireOwned, Run, RunUntilCancelled, RunUntilCancelledOwned, Timeout, Track,
+    Wait,
+};
 use taskgroup::{
-    Acquire, AcquireError, AcquireOwned, AsyncWaitGroup, CancelToken, Cancelled, CancelledOwned,
-    DropGuard, Elapsed, ErrGroup, ErrGroupSpawner, ErrGroupWait, ErrGroupWaitAll, FanOut,
-    FanOutOrdered, FanOutSpawned, FanOutWith, LocalErrGroup, LocalErrGroupSpawner,
-    LocalErrGroupWait, LocalErrGroupWaitAll, NotUntil, OwnedSemaphorePermit, RateAcquire,
-    RateAcquireOwned, RateLimitError, RateLimited, RateLimiter, Run, RunUntilCancelled,
-    RunUntilCancelledOwned, Semaphore, SemaphorePermit, Shared, SingleFlight, Timeout, Track,
-    TryAcquireError, TryFanOut, TryRateLimitError, Wait, WaitGroupGuard,
+    AcquireError, AsyncWaitGroup, CancelToken, DropGuard, Elapsed, ErrGroup, ErrGroupSpawner,
+    FanOut, FanOutOrdered, FanOutSpawned, FanOutWith, LocalErrGroup, LocalErrGroupSpawner,
+    NotUntil, OwnedSemaphorePermit, Partial, RateLimitError, RateLimited, RateLimiter, Semaphore,
+    SemaphorePermit, Shared, SingleFlight, TryAcquireError, TryFanOut, TryRateLimitError,
+    WaitGroupGuard,
 };
 
 fn send<T: Send>() {}
@@ -83,6 +87,12 @@ fn err_group_types() {
     send::<ErrGroupWait<'_, String, std::io::Error>>();
     send::<ErrGroupWaitAll<'_, String, std::io::Error>>();
     unpin::<ErrGroupWait<'_, String, std::io::Error>>();
+    send::<ErrGroupWaitPartial<'_, String, std::io::Error>>();
+    unpin::<ErrGroupWaitPartial<'_, String, std::io::Error>>();
+    send::<Partial<String, std::io::Error>>();
+    sync::<Partial<String, std::io::Error>>();
+    fn error<T: std::error::Error + Send + Sync + 'static>() {}
+    error::<Partial<String, std::io::Error>>();
     send::<ErrGroupSpawner<'_, String, std::io::Error>>();
     sync::<ErrGroupSpawner<'_, String, std::io::Error>>();
     static_::<ErrGroupWait<'static, String, std::io::Error>>();
@@ -101,6 +111,7 @@ fn err_group_types() {
     // `!Send` by design: its tasks need not be; that is what it is for.)
     unpin::<LocalErrGroupWait<'_, String, std::io::Error>>();
     unpin::<LocalErrGroupWaitAll<'_, String, std::io::Error>>();
+    unpin::<LocalErrGroupWaitPartial<'_, String, std::io::Error>>();
     static_::<LocalErrGroupWait<'static, String, std::io::Error>>();
     clone::<LocalErrGroupSpawner<'_, String, std::io::Error>>();
     let _: LocalErrGroup<'_, (), ()> = LocalErrGroup::default();

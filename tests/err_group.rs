@@ -34,6 +34,9 @@ runtime_tests!(
     nothing_runs_before_wait_is_polled,
     cancel_token_wakes_every_waiter,
     owned_token_futures_move_into_spawned_tasks,
+    wait_partial_keeps_the_values_that_came_back,
+    a_raised_limit_starts_queued_tasks_while_wait_runs,
+    a_lowered_limit_starts_no_more_until_under_it,
 );
 
 /// A local group, or a parallel one that spawns on runtime `R`.
@@ -742,4 +745,156 @@ fn a_wait_that_spends_its_poll_budget_wakes_itself() {
         };
         assert_eq!(values, (0..tasks).collect::<Vec<_>>());
     }
+}
+
+fn wait_partial_keeps_the_values_that_came_back<R: Runtime + 'static>() {
+    R::block_on(async {
+        for parallel in [false, true] {
+            let mut group = new_group::<R, usize, String>(parallel);
+            let saw = Arc::new(Mutex::new(Vec::new()));
+            let token = group.cancel_token();
+            let returned = Arc::new(AtomicUsize::new(0));
+            let all_returned = CancelToken::new();
+            for i in 0..6 {
+                let (returned, all_returned) = (returned.clone(), all_returned.clone());
+                let probe = DropProbe {
+                    token: token.clone(),
+                    saw_cancelled: saw.clone(),
+                };
+                group.spawn(async move {
+                    if i % 2 == 1 {
+                        let _probe = probe; // the pending tasks' drop code
+                        std::future::pending::<()>().await; // only cancellation ends it
+                    } else {
+                        drop(probe); // a quick task's, before it returns
+                    }
+                    if returned.fetch_add(1, Ordering::SeqCst) + 1 == 3 {
+                        all_returned.cancel();
+                    }
+                    Ok(i * 10)
+                });
+            }
+            group.spawn(async move {
+                // Fail once the three quick tasks have returned their values.
+                all_returned.cancelled().await;
+                Err(String::from("task 6 failed"))
+            });
+            let partial = group.wait_partial().await.unwrap_err();
+            assert_eq!(partial.error, "task 6 failed");
+            assert_eq!(
+                partial.values,
+                [Some(0), None, Some(20), None, Some(40), None, None],
+                "parallel: {parallel}"
+            );
+            assert_eq!(
+                partial.to_string(),
+                "task 6 failed (3 of 7 tasks returned a value)"
+            );
+            // The pending tasks were cancelled, as by wait(): dropped after the token fired.
+            let saw = saw.lock().unwrap().clone();
+            assert_eq!(saw.len(), 6, "every task's future is gone");
+            // The quick tasks dropped theirs before returning; the pending ones when cancelled.
+            assert_eq!(saw.iter().filter(|&&fired| fired).count(), 3, "{saw:?}");
+
+            // Without an error it is wait().
+            let mut group = new_group::<R, usize, String>(parallel);
+            group.spawn(async { Ok(1) });
+            group.spawn(async { Ok(2) });
+            assert_eq!(group.wait_partial().await, Ok(vec![1, 2]));
+        }
+    });
+}
+
+/// Tracks how many tasks run at once, and the most ever seen.
+#[derive(Clone, Default)]
+struct Gauge {
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl Gauge {
+    fn enter(&self) -> usize {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        now
+    }
+
+    fn leave(&self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn a_raised_limit_starts_queued_tasks_while_wait_runs<R: Runtime + 'static>() {
+    R::block_on(async {
+        for parallel in [false, true] {
+            let mut group = new_group::<R, usize, ()>(parallel).with_limit(1);
+            let spawner = group.spawner();
+            let gauge = Gauge::default();
+            // Every task holds on until four run at once: only a raised limit lets that happen,
+            // so a limit that is not applied while `wait()` runs hangs the test.
+            let four = CancelToken::new();
+            for i in 0..8 {
+                let (gauge, four, spawner) = (gauge.clone(), four.clone(), spawner.clone());
+                group.spawn(async move {
+                    if gauge.enter() == 4 {
+                        four.cancel();
+                    }
+                    if i == 0 {
+                        spawner.set_limit(4);
+                    }
+                    four.cancelled().await;
+                    yield_now().await;
+                    gauge.leave();
+                    Ok(i)
+                });
+            }
+            let values = group.wait().await.unwrap();
+            assert_eq!(values, (0..8).collect::<Vec<_>>());
+            assert_eq!(gauge.peak.load(Ordering::SeqCst), 4, "parallel: {parallel}");
+        }
+    });
+}
+
+fn a_lowered_limit_starts_no_more_until_under_it<R: Runtime + 'static>() {
+    R::block_on(async {
+        for parallel in [false, true] {
+            let mut group = new_group::<R, usize, ()>(parallel).with_limit(3);
+            let spawner = group.spawner();
+            let gauge = Gauge::default();
+            // One-shot gates: three tasks run at once; then the limit is lowered.
+            let (three, lowered) = (CancelToken::new(), CancelToken::new());
+            let late_peak = Arc::new(AtomicUsize::new(0));
+            for i in 0..12 {
+                let (gauge, spawner, late_peak) =
+                    (gauge.clone(), spawner.clone(), late_peak.clone());
+                let (three, lowered) = (three.clone(), lowered.clone());
+                group.spawn(async move {
+                    let now = gauge.enter();
+                    if now == 3 {
+                        three.cancel();
+                    }
+                    if i == 0 {
+                        three.cancelled().await;
+                        spawner.set_limit(1);
+                        lowered.cancel();
+                    } else if i < 3 {
+                        lowered.cancelled().await;
+                    } else {
+                        late_peak.fetch_max(now, Ordering::SeqCst);
+                    }
+                    yield_now().await;
+                    gauge.leave();
+                    Ok(i)
+                });
+            }
+            let values = group.wait().await.unwrap();
+            assert_eq!(values, (0..12).collect::<Vec<_>>());
+            assert_eq!(gauge.peak.load(Ordering::SeqCst), 3);
+            assert_eq!(
+                late_peak.load(Ordering::SeqCst),
+                1,
+                "tasks started after the limit fell to 1 ran alone (parallel: {parallel})"
+            );
+        }
+    });
 }

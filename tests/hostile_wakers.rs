@@ -547,7 +547,7 @@ impl Wake for CancelsOnDrop {
 fn replace_a_waker_that_cancels_on_drop(
     fires: &CancelToken,
     watched: &CancelToken,
-    fut: Pin<&mut taskgroup::Cancelled<'_>>,
+    fut: Pin<&mut taskgroup::futures::Cancelled<'_>>,
 ) {
     let mut fut = fut;
     let old = Waker::from(Arc::new(CancelsOnDrop(fires.clone())));

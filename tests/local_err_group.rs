@@ -232,3 +232,50 @@ fn dropping_wait_drops_every_task_and_fires_the_token() {
 fn a_limit_of_zero_panics_with_a_message() {
     let _ = LocalErrGroup::<(), ()>::new().with_limit(0);
 }
+
+#[test]
+fn wait_partial_keeps_the_values_that_came_back_and_a_spawner_changes_the_limit() {
+    on_every_local_executor(|| async {
+        let mut group = LocalErrGroup::new().with_limit(1);
+        let spawner = group.spawner();
+        let running = Rc::new(Cell::new(0));
+        let peak = Rc::new(Cell::new(0));
+        let cancelled = Rc::new(Cell::new(0));
+        let token = group.cancel_token();
+        let all_running = CancelToken::new(); // a one-shot gate
+        for i in 0..5 {
+            let (spawner, running, peak) = (spawner.clone(), running.clone(), peak.clone());
+            let all_running = all_running.clone();
+            let probe = SeesToken(token.clone(), cancelled.clone());
+            group.spawn(async move {
+                let _probe = probe;
+                running.set(running.get() + 1);
+                peak.set(peak.get().max(running.get()));
+                if running.get() == 5 {
+                    all_running.cancel();
+                }
+                if i == 0 {
+                    spawner.set_limit(5); // the rest start while this one runs
+                }
+                all_running.cancelled().await; // hangs unless the raised limit applies
+                yield_now().await;
+                running.set(running.get() - 1);
+                match i {
+                    3 => Err(Rc::new("task 3 failed")), // an `Rc` error: not Send
+                    4 => std::future::pending().await,
+                    _ => Ok(Rc::new(i)),
+                }
+            });
+        }
+        let partial = group.wait_partial().await.unwrap_err();
+        assert_eq!(*partial.error, "task 3 failed");
+        let values: Vec<_> = partial
+            .values
+            .iter()
+            .map(|v| v.as_deref().copied())
+            .collect();
+        assert_eq!(values, [Some(0), Some(1), Some(2), None, None]);
+        assert_eq!(peak.get(), 5, "the raised limit let every task run at once");
+        assert_eq!(cancelled.get(), 1, "the pending task was cancelled");
+    });
+}

@@ -20,9 +20,8 @@ use common::Runtime;
 use futures::channel::mpsc;
 use futures::StreamExt;
 use redis_common::{free_port, RedisServer};
-use taskgroup::{
-    OnBackendError, RateLimitError, RedisAcquire, RedisRateLimiter, TryRateLimitError,
-};
+use taskgroup::futures::RedisAcquire;
+use taskgroup::{OnBackendError, RateLimitError, RedisRateLimiter, TryRateLimitError};
 
 #[test]
 fn handles_and_futures_can_move_between_threads() {

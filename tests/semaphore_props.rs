@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use proptest::prelude::*;
-use taskgroup::{AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore};
+use taskgroup::futures::AcquireOwned;
+use taskgroup::{AcquireError, OwnedSemaphorePermit, Semaphore};
 
 #[derive(Debug, Clone)]
 enum Op {

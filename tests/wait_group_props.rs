@@ -10,7 +10,8 @@ use std::sync::{Arc, Barrier};
 use std::task::{Context, Poll, Wake, Waker};
 
 use proptest::prelude::*;
-use taskgroup::{AsyncWaitGroup, Wait};
+use taskgroup::futures::Wait;
+use taskgroup::AsyncWaitGroup;
 
 #[derive(Debug, Clone)]
 enum Op {

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::{Core, Driver, Finished, LocalJob, Queued, Shared, UnsendTask};
+use super::{Core, Driver, Finished, LocalJob, Partial, Queued, Shared, UnsendTask};
 use crate::cancel::CancelToken;
 use crate::sync::Arc;
 
@@ -254,6 +254,34 @@ impl<'scope, T: 'scope, E: 'scope> LocalErrGroup<'scope, T, E> {
         }
     }
 
+    /// As [`wait`](Self::wait), but an error keeps the values of the tasks that had already
+    /// returned one, as [`ErrGroup::wait_partial`](super::ErrGroup::wait_partial).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](Self::wait).
+    ///
+    /// # Panics
+    ///
+    /// Resumes the panic of a task, with its payload.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = taskgroup::LocalErrGroup::new();
+    /// group.spawn(async { Ok(1) });
+    /// group.spawn(async { Err("no") });
+    /// let partial = group.wait_partial().await.unwrap_err();
+    /// assert_eq!((partial.error, partial.values), ("no", vec![Some(1), None]));
+    /// # });
+    /// ```
+    pub fn wait_partial(self) -> LocalErrGroupWaitPartial<'scope, T, E> {
+        LocalErrGroupWaitPartial {
+            driver: Driver::new(self.core, true),
+        }
+    }
+
     /// Runs every task to its end and returns every outcome in spawn order, as
     /// [`ErrGroup::wait_all`](super::ErrGroup::wait_all).
     ///
@@ -335,6 +363,32 @@ impl<'scope, T: 'scope, E: 'scope> LocalErrGroupSpawner<'scope, T, E> {
     pub fn cancel_token(&self) -> CancelToken {
         self.shared.token.clone()
     }
+
+    /// Changes the group's limit while it runs, as
+    /// [`ErrGroupSpawner::set_limit`](super::ErrGroupSpawner::set_limit).
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = taskgroup::LocalErrGroup::new().with_limit(1);
+    /// let spawner = group.spawner();
+    /// group.spawn(async move {
+    ///     spawner.set_limit(2);
+    ///     Ok::<_, ()>(0)
+    /// });
+    /// group.spawn(async { Ok(1) });
+    /// assert_eq!(group.wait().await, Ok(vec![0, 1]));
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn set_limit(&self, limit: usize) {
+        self.shared.set_limit("LocalErrGroup", limit);
+    }
 }
 
 impl<T, E> Clone for LocalErrGroupSpawner<'_, T, E> {
@@ -393,6 +447,39 @@ impl<'scope, T, E> Future for LocalErrGroupWait<'scope, T, E> {
             .driver
             .poll_finish(cx)
             .map(Finished::into_values)
+    }
+}
+
+pin_project! {
+    /// The future returned by [`LocalErrGroup::wait_partial`]: `Ok(values)` in spawn order, or
+    /// the first error with the values that had come back.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it cancels the group and drops every task.
+    #[must_use = "a LocalErrGroup runs nothing unless its wait_partial() is polled"]
+    pub struct LocalErrGroupWaitPartial<'scope, T, E> {
+        driver: Driver<'scope, T, E, UnsendTask<'scope, T, E>>,
+    }
+}
+
+impl<'scope, T, E> Future for LocalErrGroupWaitPartial<'scope, T, E> {
+    type Output = Result<Vec<T>, Partial<T, E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .driver
+            .poll_finish(cx)
+            .map(Finished::into_partial)
+    }
+}
+
+impl<T, E> fmt::Debug for LocalErrGroupWaitPartial<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.driver
+            .core
+            .shared
+            .fmt_counts("LocalErrGroupWaitPartial", f)
     }
 }
 

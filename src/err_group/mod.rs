@@ -31,12 +31,15 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::cancel::CancelToken;
-use crate::in_flight::{InFlight, Parent};
+use crate::in_flight::{InFlight, Inline, Parent};
 use crate::supervise::{poll_catching, Abort, Report, SpawnFn, Supervised, Task};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 
 mod local;
-pub use local::{LocalErrGroup, LocalErrGroupSpawner, LocalErrGroupWait, LocalErrGroupWaitAll};
+pub use local::{
+    LocalErrGroup, LocalErrGroupSpawner, LocalErrGroupWait, LocalErrGroupWaitAll,
+    LocalErrGroupWaitPartial,
+};
 
 /// A group of tasks that fail together: Go's `errgroup.Group`, structured and runtime-agnostic.
 ///
@@ -484,6 +487,43 @@ impl<'scope, T, E> ErrGroup<'scope, T, E> {
         }
     }
 
+    /// As [`wait`](Self::wait), but an error keeps the values of the tasks that had already
+    /// returned one (Go users write them into a slice; tokio users drain a `JoinSet`): the
+    /// first error cancels the rest as in `wait()`, and comes back in a [`Partial`] with
+    /// `values[i]` = `Some(value)` for each task `i` that returned `Ok` before the group
+    /// stopped, `None` for the others (the failed one, and those cancelled or never started).
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Self::wait): a task's panic is resumed here.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](Self::wait): dropping the future cancels and drops every task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{ErrGroup, Partial};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mut group = ErrGroup::new();
+    /// group.spawn(async { Ok(1) });
+    /// group.spawn(async { Ok(2) });
+    /// group.spawn(async { Err("page 3 failed") });
+    /// let Err(Partial { error, values, .. }) = group.wait_partial().await else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(error, "page 3 failed");
+    /// assert_eq!(values, [Some(1), Some(2), None]); // what had succeeded is kept
+    /// # });
+    /// ```
+    pub fn wait_partial(self) -> ErrGroupWaitPartial<'scope, T, E> {
+        ErrGroupWaitPartial {
+            driver: Driver::new(self.core, true),
+        }
+    }
+
     /// Runs every task to its end, errors included, and returns every outcome in spawn order
     /// (Go's `errors.Join` pattern; the index says which task). An error does not cancel
     /// anything; the token fires when it returns.
@@ -586,6 +626,35 @@ impl<'scope, T, E> ErrGroupSpawner<'scope, T, E> {
     /// The group's token; see [`ErrGroup::cancel_token`].
     pub fn cancel_token(&self) -> CancelToken {
         self.shared.token.clone()
+    }
+
+    /// Changes the group's limit while it runs (Go's `SetLimit`, from anywhere that holds a
+    /// spawner, including the group's own tasks). A higher limit starts queued tasks at once; a
+    /// lower one lets running tasks finish and starts no more until they are under it.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = taskgroup::ErrGroup::new().with_limit(1);
+    /// let spawner = group.spawner();
+    /// group.spawn(async move {
+    ///     spawner.set_limit(4); // room for the rest as soon as this one is running
+    ///     Ok::<_, ()>(0)
+    /// });
+    /// for i in 1..4 {
+    ///     group.spawn(async move { Ok(i) });
+    /// }
+    /// assert_eq!(group.wait().await, Ok(vec![0, 1, 2, 3]));
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn set_limit(&self, limit: usize) {
+        self.shared.set_limit("ErrGroup", limit);
     }
 }
 
@@ -706,6 +775,22 @@ impl<'scope, T, E, L> Shared<'scope, T, E, L> {
 }
 
 impl<'scope, T, E, L> Shared<'scope, T, E, L> {
+    /// Sets the limit; a running `wait()` is woken to start what the new limit makes room for.
+    #[track_caller]
+    fn set_limit(&self, group: &str, limit: usize) {
+        assert!(
+            limit > 0,
+            "{group} limit must be at least 1 (a limit of 0 would never run a task)"
+        );
+        let mut state = lock(&self.state);
+        let wake = state.fail_fast.is_some() && limit > state.limit;
+        state.limit = limit;
+        drop(state);
+        if wake {
+            self.wake.notify();
+        }
+    }
+
     /// Moves the queued jobs that fit under the limit into `out`, in spawn order.
     fn take_startable(&self, out: &mut VecDeque<Queued<'scope, L>>) {
         let mut state = lock(&self.state);
@@ -844,7 +929,7 @@ struct Driver<'scope, T, E, L = LocalTask<'scope, T, E>> {
     core: Core<'scope, T, E, L>,
     fail_fast: bool,
     /// Local form: the running jobs, polled here (tagged with their spawn index).
-    local: InFlight<L, usize>,
+    local: InFlight<L, usize, Inline<L>>,
     /// Local form: what the jobs came to.
     results: Results<T, E>,
     /// Jobs taken from the queue to start (a buffer kept between polls).
@@ -854,26 +939,30 @@ struct Driver<'scope, T, E, L = LocalTask<'scope, T, E>> {
     done: bool,
 }
 
-/// What ends a `wait()`.
+/// What ends a `wait()`: every outcome by spawn index (`None` for a task that never returned:
+/// dropped by the group's cancellation), and the first error under fail-fast.
 enum Finished<T, E> {
     Outcomes(Vec<Option<Result<T, E>>>),
-    Error(E),
+    Error(E, Vec<Option<Result<T, E>>>),
 }
 
 impl<'scope, T, E, L> Driver<'scope, T, E, L> {
     fn new(core: Core<'scope, T, E, L>, fail_fast: bool) -> Self {
-        let spawned = {
+        // Room for the outcomes of the jobs spawned so far, at once, rather than one growth
+        // after another (in the parallel form, each under the lock the reporting jobs wait on).
+        // The local form records them here, the parallel one in the shared state.
+        let mut results = Results::new();
+        {
             let mut state = lock(&core.shared.state);
             state.fail_fast = Some(fail_fast);
-            state.next_index
-        };
-        let wake = core.shared.wake.clone();
-        let mut results = Results::new();
-        if core.shared.spawn.is_none() {
-            // The local form records every outcome here: room for the jobs spawned so far, at
-            // once, rather than one growth after another.
-            results.outcomes.reserve_exact(spawned);
+            let spawned = state.next_index;
+            if core.shared.spawn.is_none() {
+                results.outcomes.reserve_exact(spawned);
+            } else {
+                state.results.outcomes.reserve_exact(spawned);
+            }
         }
+        let wake = core.shared.wake.clone();
         Self {
             core,
             fail_fast,
@@ -932,7 +1021,7 @@ impl<'scope, T, E, L> Driver<'scope, T, E, L> {
 
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Finished<T, E>>
     where
-        L: Future<Output = Outcome<T, E>>,
+        L: Future<Output = Outcome<T, E>> + Unpin,
     {
         assert!(!self.done, "an ErrGroup's wait() polled after it returned");
         // Polls of woken jobs in this call; past the budget, yield to the executor so that a
@@ -957,6 +1046,7 @@ impl<'scope, T, E, L> Driver<'scope, T, E, L> {
                 self.core.shared.take_startable(&mut self.starting);
                 progress |= !self.starting.is_empty();
                 let mut starting = std::mem::take(&mut self.starting);
+                self.local.reserve(starting.len());
                 for job in starting.drain(..) {
                     match job {
                         // A job started earlier in this loop may have failed: the rest are
@@ -1036,13 +1126,11 @@ impl<'scope, T, E, L> Driver<'scope, T, E, L> {
             ),
             None => {}
         }
+        let mut outcomes = results.outcomes;
+        outcomes.resize_with(spawned, || None);
         match results.first_error {
-            Some(error) => Finished::Error(error),
-            None => {
-                let mut outcomes = results.outcomes;
-                outcomes.resize_with(spawned, || None);
-                Finished::Outcomes(outcomes)
-            }
+            Some(error) => Finished::Error(error, outcomes),
+            None => Finished::Outcomes(outcomes),
         }
     }
 }
@@ -1074,11 +1162,7 @@ impl<'scope, T, E, L> Core<'scope, T, E, L> {
 
     #[track_caller]
     fn set_limit(&self, group: &str, limit: usize) {
-        assert!(
-            limit > 0,
-            "{group} limit must be at least 1 (a limit of 0 would never run a task)"
-        );
-        lock(&self.shared.state).limit = limit;
+        self.shared.set_limit(group, limit);
     }
 
     fn attach_parent(&self, parent: &CancelToken) {
@@ -1095,7 +1179,7 @@ impl<T, E> Finished<T, E> {
     /// What `wait()` returns: the values in spawn order, or the first error.
     fn into_values(self) -> Result<Vec<T>, E> {
         match self {
-            Finished::Error(error) => Err(error),
+            Finished::Error(error, _) => Err(error),
             Finished::Outcomes(outcomes) => Ok(outcomes
                 .into_iter()
                 .map(|outcome| match outcome {
@@ -1106,10 +1190,27 @@ impl<T, E> Finished<T, E> {
         }
     }
 
+    /// What `wait_partial()` returns: the values in spawn order, or the first error with the
+    /// values of the tasks that returned one before the group stopped.
+    fn into_partial(self) -> Result<Vec<T>, Partial<T, E>> {
+        match self {
+            Finished::Error(error, outcomes) => Err(Partial {
+                error,
+                values: outcomes
+                    .into_iter()
+                    .map(|outcome| outcome.and_then(Result::ok))
+                    .collect(),
+            }),
+            finished => Ok(finished
+                .into_values()
+                .unwrap_or_else(|_| unreachable!("an error is `Finished::Error`"))),
+        }
+    }
+
     /// What `wait_all()` returns: every outcome in spawn order.
     fn into_outcomes(self) -> Vec<Result<T, E>> {
         match self {
-            Finished::Error(_) => unreachable!("wait_all() keeps errors as outcomes"),
+            Finished::Error(..) => unreachable!("wait_all() keeps errors as outcomes"),
             Finished::Outcomes(outcomes) => outcomes
                 .into_iter()
                 .map(|outcome| outcome.expect("every task of a finished group has an outcome"))
@@ -1162,6 +1263,82 @@ impl<'scope, T, E> Future for ErrGroupWait<'scope, T, E> {
             .driver
             .poll_finish(cx)
             .map(Finished::into_values)
+    }
+}
+
+pin_project! {
+    /// The future returned by [`ErrGroup::wait_partial`]: `Ok(values)` in spawn order, or the
+    /// first error with the values that had come back.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it cancels the group and drops every task (see [`ErrGroup::wait`]).
+    #[must_use = "an ErrGroup runs nothing unless its wait_partial() is polled"]
+    pub struct ErrGroupWaitPartial<'scope, T, E> {
+        driver: Driver<'scope, T, E>,
+    }
+}
+
+impl<'scope, T, E> Future for ErrGroupWaitPartial<'scope, T, E> {
+    type Output = Result<Vec<T>, Partial<T, E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .driver
+            .poll_finish(cx)
+            .map(Finished::into_partial)
+    }
+}
+
+/// The error of [`ErrGroup::wait_partial`] (and [`LocalErrGroup::wait_partial`]): the group's
+/// first error, and the values of the tasks that returned one before the group stopped.
+///
+/// # Examples
+///
+/// ```
+/// use taskgroup::{ErrGroup, Partial};
+///
+/// # futures::executor::block_on(async {
+/// let mut group = ErrGroup::new();
+/// group.spawn(async { Ok("a") });
+/// group.spawn(async { Err("b failed") });
+/// let partial: Partial<&str, &str> = group.wait_partial().await.unwrap_err();
+/// assert_eq!(partial.to_string(), "b failed (1 of 2 tasks returned a value)");
+/// assert_eq!(partial.into_inner(), "b failed");
+/// # });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Partial<T, E> {
+    /// The first error, as `wait()` returns it.
+    pub error: E,
+    /// One entry per task, in spawn order: `Some(value)` if it returned `Ok(value)`, `None` if
+    /// it failed, was cancelled or never started.
+    pub values: Vec<Option<T>>,
+}
+
+impl<T, E> Partial<T, E> {
+    /// The error alone, as [`wait`](ErrGroup::wait) would have returned it.
+    pub fn into_inner(self) -> E {
+        self.error
+    }
+}
+
+impl<T, E: fmt::Display> fmt::Display for Partial<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let done = self.values.iter().filter(|value| value.is_some()).count();
+        write!(
+            f,
+            "{} ({done} of {} tasks returned a value)",
+            self.error,
+            self.values.len()
+        )
+    }
+}
+
+impl<T: fmt::Debug, E: std::error::Error + 'static> std::error::Error for Partial<T, E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
 
@@ -1224,6 +1401,12 @@ impl<'scope, T, E> fmt::Debug for ErrGroupSpawner<'scope, T, E> {
 impl<'scope, T, E> fmt::Debug for ErrGroupWait<'scope, T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.driver.core.shared.fmt_counts("ErrGroupWait", f)
+    }
+}
+
+impl<'scope, T, E> fmt::Debug for ErrGroupWaitPartial<'scope, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.driver.core.shared.fmt_counts("ErrGroupWaitPartial", f)
     }
 }
 

@@ -123,7 +123,8 @@ impl Waiting {
 ///
 /// ```
 /// use std::time::Duration;
-/// use taskgroup::{RateAcquire, RateLimiter};
+/// use taskgroup::futures::RateAcquire;
+/// use taskgroup::RateLimiter;
 ///
 /// # futures::executor::block_on(async {
 /// let limiter = RateLimiter::new(1, Duration::from_secs(3600));
@@ -189,7 +190,8 @@ impl fmt::Debug for RateAcquire<'_> {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use taskgroup::{RateAcquireOwned, RateLimiter};
+/// use taskgroup::futures::RateAcquireOwned;
+/// use taskgroup::RateLimiter;
 ///
 /// struct Client {
 ///     pending: Option<RateAcquireOwned>, // a struct can hold the owned form

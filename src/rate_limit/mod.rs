@@ -171,8 +171,14 @@ impl RateLimiter {
     ///
     /// # Errors
     ///
-    /// Never for one slot (the burst is at least 1); the `Result` is shared with
-    /// [`acquire_many`](Self::acquire_many).
+    /// Never, for this limiter: one slot always fits the burst (at least 1), so
+    /// `limiter.acquire().await.expect("one slot fits the burst")` cannot panic. The `Result` is
+    /// there because the same call is the one way every limiter of this crate is awaited:
+    /// [`acquire_many`](Self::acquire_many) can ask for more than the burst, and a limiter
+    /// kept elsewhere (a shared store over the network) can fail for one slot too. In a
+    /// function that returns a `Result`, `?` (with a `From<RateLimitError>` for your error)
+    /// keeps a call site that works unchanged with such a limiter; [`RateLimitError`] is
+    /// `#[non_exhaustive]` for the same reason.
     ///
     /// # Cancel safety
     ///

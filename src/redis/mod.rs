@@ -69,7 +69,7 @@
 //!
 //! # Measurements
 //!
-//! `cargo bench --bench redis_rate_limit --features redis-tokio`, one run on the 2-core machine
+//! `cargo bench -p taskgroup-benches --features redis --bench redis_rate_limit`, one run on the 2-core machine
 //! against a local `redis-server`, beside go-redis/redis_rate's approach (a GCRA script that
 //! only checks, called again after each refusal's retry-after): one grant with room takes
 //! 35.6 µs (the peer 31.8 µs, the local limiter 43 ns); 64 tasks take 62 700 grants/s (the peer

@@ -546,7 +546,8 @@ enum State {
 ///
 /// ```
 /// use std::time::Duration;
-/// use taskgroup::{RedisAcquire, RedisRateLimiter};
+/// use taskgroup::futures::RedisAcquire;
+/// use taskgroup::RedisRateLimiter;
 ///
 /// let limiter = RedisRateLimiter::new("redis://127.0.0.1:6379", "api", 10, Duration::from_secs(1)).unwrap();
 /// let pending: RedisAcquire = limiter.acquire(); // nothing sent yet

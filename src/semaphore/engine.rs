@@ -235,6 +235,10 @@ impl Semaphore {
                 return Err(TryAcquireError::Closed);
             }
             if state & SLOW != 0 || state >> SHIFT < n {
+                if n == 0 {
+                    // Nothing to take: ready even behind a queue, as `acquire_many(0)` is.
+                    return Ok(());
+                }
                 let total = self.total.load(Ordering::Relaxed);
                 if n > total && total != 0 {
                     return Err(TryAcquireError::TooLarge {

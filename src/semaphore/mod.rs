@@ -227,7 +227,7 @@ impl Semaphore {
     /// ```
     pub fn acquire_many_owned(self: std::sync::Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
-            sem: self,
+            sem: Some(self),
             waiting: Waiting::new(n),
         }
     }
@@ -252,12 +252,14 @@ impl Semaphore {
         self.try_acquire_many(1)
     }
 
-    /// Takes `n` permits if they are free and nobody is queued; never waits.
+    /// Takes `n` permits if they are free and nobody is queued; never waits. `n == 0` succeeds
+    /// with an empty permit unless the semaphore is closed, also while others are queued, as
+    /// [`acquire_many(0)`](Self::acquire_many) is ready at once (and as tokio's semaphore does).
     ///
     /// # Errors
     ///
     /// [`TryAcquireError::TooLarge`] if `n` exceeds the non-zero total,
-    /// [`TryAcquireError::NoPermits`] if not enough are free or someone is queued,
+    /// [`TryAcquireError::NoPermits`] if not enough are free or someone is queued (for `n > 0`),
     /// [`TryAcquireError::Closed`] if closed.
     ///
     /// # Examples
@@ -522,7 +524,8 @@ impl fmt::Debug for Acquire<'_> {
 /// As [`Acquire`], if polled again after it returned `Ready`.
 #[must_use = "futures do nothing unless polled"]
 pub struct AcquireOwned {
-    sem: std::sync::Arc<Semaphore>,
+    /// Moved into the permit when it is granted (no second reference count to pay for).
+    sem: Option<std::sync::Arc<Semaphore>>,
     waiting: Waiting,
 }
 
@@ -531,18 +534,26 @@ impl Future for AcquireOwned {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.waiting
-            .poll(&this.sem, cx)
-            .map_ok(|()| OwnedSemaphorePermit {
-                sem: this.sem.clone(),
+        let sem = this
+            .sem
+            .as_ref()
+            .expect("a semaphore acquire polled after it completed");
+        match this.waiting.poll(sem, cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(OwnedSemaphorePermit {
+                sem: this.sem.take().expect("checked above"),
                 permits: this.waiting.permits(),
-            })
+            })),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 impl Drop for AcquireOwned {
     fn drop(&mut self) {
-        self.waiting.cancel(&self.sem);
+        if let Some(sem) = &self.sem {
+            self.waiting.cancel(sem);
+        }
     }
 }
 

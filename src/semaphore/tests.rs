@@ -221,6 +221,28 @@ fn acquire_many_zero_is_ready_at_once_unless_closed() {
 }
 
 #[test]
+fn try_acquire_many_zero_agrees_with_acquire_many_zero() {
+    // Issue 16: with a waiter queued, `acquire_many(0)` is ready, so `try_acquire_many(0)`
+    // succeeds too (tokio's semaphore does the same); a non-zero try still does not barge.
+    let sem = std::sync::Arc::new(Semaphore::new(1));
+    let _held = sem.try_acquire().unwrap();
+    let mut queued = sem.acquire();
+    assert!(poll(&mut queued).is_pending());
+    assert_eq!(sem.try_acquire_many(0).unwrap().num_permits(), 0);
+    assert_eq!(
+        sem.clone().try_acquire_many_owned(0).unwrap().num_permits(),
+        0
+    );
+    assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    assert_eq!(sem.available_permits(), 0);
+    sem.close();
+    assert_eq!(
+        sem.try_acquire_many(0).unwrap_err(),
+        TryAcquireError::Closed
+    );
+}
+
+#[test]
 fn close_fails_pending_and_later_acquires_and_keeps_permits_out_valid() {
     let sem = Semaphore::new(1);
     let held = sem.try_acquire().unwrap();

@@ -34,6 +34,10 @@ const MAX_COUNT: usize = usize::MAX >> 2;
 ///
 /// A group can be reused once it reached zero, as in Go.
 ///
+/// Go's `WaitGroup` is this type; there is no `taskgroup::WaitGroup` (the name says async
+/// beside crossbeam's blocking `WaitGroup`, which [`wait_blocking`](Self::wait_blocking) also
+/// replaces).
+///
 /// # Memory ordering
 ///
 /// Everything a task did before its `done()` (or before its guard was dropped)
@@ -78,6 +82,7 @@ const MAX_COUNT: usize = usize::MAX >> 2;
 /// # }
 /// ```
 #[derive(Clone)]
+#[doc(alias = "WaitGroup")]
 pub struct AsyncWaitGroup {
     inner: Arc<Inner>,
 }
@@ -285,9 +290,14 @@ impl AsyncWaitGroup {
     /// Waits until the count is seen at zero; ready at once if it already is.
     ///
     /// Any number of tasks may wait at once. A waiter completes when it *sees* the count at
-    /// zero: if the group is reused (work is added again) before a woken waiter ran, that waiter
-    /// waits for the new work too, as with tokio-util's `TaskTracker`. Go asks you not to reuse a
-    /// group before every `Wait` returned; here that is allowed, and only means longer waits.
+    /// zero when it is polled: if the group is reused (work is added again) after the zero woke
+    /// it but before it ran, that waiter waits for the new work too. This is where the peers
+    /// differ: tokio-util's `TaskTracker` completes every waiter its empty-and-closed moment
+    /// woke, even if a task is added or the tracker reopened before the waiter runs (its tests
+    /// `notify_on_last_task_respawn` and `notify_on_close_reopen`); Go's `WaitGroup` releases
+    /// its waiters too, and panics if it is reused before every `Wait` returned. Here reuse is
+    /// allowed and only means longer waits; a waiter never returns while the count is above
+    /// zero.
     ///
     /// # Cancel safety
     ///
@@ -568,6 +578,7 @@ mod tests {
         assert!(poll_once(&mut early).is_pending());
         wg.done();
         wg.add(1); // reused before the woken waiter ran
+                   // tokio-util's TaskTracker would complete here (its `notify_on_last_task_respawn`).
         assert!(poll_once(&mut early).is_pending(), "the count it sees is 1");
         wg.done();
         assert!(poll_once(&mut early).is_ready());
