@@ -265,6 +265,9 @@ pub use cancel::{CancelToken, DropGuard};
 pub use err_group::{ErrGroup, ErrGroupSpawner, LocalErrGroup, LocalErrGroupSpawner, Partial};
 #[cfg(not(loom))]
 pub use fan_out::RateLimited;
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use fan_out::TryRateLimited;
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
 #[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]

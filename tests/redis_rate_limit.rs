@@ -454,6 +454,81 @@ fn a_silent_server_times_out<R: Runtime>() {
     drop(silent);
 }
 
+fn try_rate_limited_paces_stages_in_two_clients_by_one_limit<R: Runtime>() {
+    use futures::TryStreamExt;
+    use taskgroup::FanOutExt;
+    let server = RedisServer::start();
+    let (burst, interval) = (2, Duration::from_millis(10)); // 100 per second
+    let clients: Vec<_> = (0..2)
+        .map(|_| limiter(&server, "stages", 100, Duration::from_secs(1)).with_burst(burst))
+        .collect();
+    let (mut starts, outputs) = R::block_on(async move {
+        let epoch = Instant::now();
+        let (tx, rx) = mpsc::unbounded();
+        let mut stages = Vec::new();
+        for (c, client) in clients.into_iter().enumerate() {
+            let tx = tx.clone();
+            stages.push(
+                futures::stream::iter(0..12u32)
+                    .try_rate_limited(client)
+                    .try_fan_out(3, move |item| {
+                        let tx = tx.clone();
+                        async move {
+                            let item = item?;
+                            tx.unbounded_send(epoch.elapsed()).unwrap();
+                            Ok::<_, RateLimitError>((c, item))
+                        }
+                    })
+                    .try_collect::<Vec<_>>(),
+            );
+        }
+        drop(tx);
+        let outputs = futures::future::try_join_all(stages).await.unwrap();
+        (rx.collect::<Vec<_>>().await, outputs)
+    });
+    for mut output in outputs {
+        output.sort_unstable();
+        assert_eq!(
+            output.iter().map(|(_, item)| *item).collect::<Vec<_>>(),
+            (0..12).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(starts.len(), 24);
+    assert_window_bound(&mut starts, burst, interval, SLACK);
+}
+
+fn try_rate_limited_yields_a_failure_and_keeps_the_item<R: Runtime>() {
+    use taskgroup::FanOutExt;
+    let mut server = RedisServer::start();
+    let limiter = limiter(&server, "outage", 1000, Duration::from_secs(1))
+        .with_timeout(Duration::from_millis(500));
+    let stream = futures::stream::iter(["a", "b"]).try_rate_limited(limiter);
+    let mut stream = R::block_on(async move {
+        let mut stream = stream;
+        assert_eq!(stream.next().await, Some(Ok("a")));
+        stream
+    });
+    server.kill();
+    let stream = R::block_on(async move {
+        // Redis is down: the booking fails, the item stays, and so on at every poll.
+        for _ in 0..2 {
+            match stream.next().await {
+                Some(Err(RateLimitError::Backend(_))) => {}
+                other => panic!("expected a Backend error, got {other:?}"),
+            }
+        }
+        stream
+    });
+    server.restart();
+    R::block_on(async move {
+        let mut stream = stream;
+        // Back up: the same item comes out, then the rest, then the end.
+        assert_eq!(stream.next().await, Some(Ok("b")));
+        assert_eq!(stream.next().await, None);
+        assert_eq!(futures::Stream::size_hint(&stream), (0, Some(0)));
+    });
+}
+
 runtime_tests!(
     one_slot_at_a_time_in_order,
     several_clients_share_one_limit,
@@ -466,6 +541,8 @@ runtime_tests!(
     keys_have_their_own_schedules_and_expire,
     a_wrong_address_fails_fast_and_names_it,
     a_silent_server_times_out,
+    try_rate_limited_paces_stages_in_two_clients_by_one_limit,
+    try_rate_limited_yields_a_failure_and_keeps_the_item,
 );
 
 /// Kill the server mid-run: acquires fail with `Backend` within the timeout, then recover once
