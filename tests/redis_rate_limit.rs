@@ -29,6 +29,7 @@ fn handles_and_futures_can_move_between_threads() {
     fn send_unpin<T: Send + Unpin + 'static>() {}
     send_sync::<RedisRateLimiter>();
     send_unpin::<RedisAcquire>();
+    send_unpin::<taskgroup::TryRateLimited<futures::stream::Iter<std::vec::IntoIter<u32>>>>();
     let limiter =
         RedisRateLimiter::new("redis://127.0.0.1:1", "x", 1, Duration::from_secs(1)).unwrap();
     fn send<T: Send>(_: &T) {}
