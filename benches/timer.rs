@@ -158,6 +158,22 @@ fn futures_timer_timeout<F: Future + Unpin>(
     })
 }
 
+/// A timeout built on async-io's own `Timer` by hand, the same way: the floor of what our
+/// default (no `tokio` feature) timeout can cost, since it runs on that timer.
+fn async_io_timeout<F: Future + Unpin>(
+    mut fut: F,
+    limit: Duration,
+) -> impl Future<Output = Result<F::Output, ()>> {
+    let mut timer: Option<async_io::Timer> = None;
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(out) = Pin::new(&mut fut).poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        let timer = timer.get_or_insert_with(|| async_io::Timer::after(limit));
+        Pin::new(timer).poll(cx).map(|_| Err(()))
+    })
+}
+
 /// Polls `fut` exactly twice with a noop waker: pending, then ready. All lines go through this,
 /// so they differ only in the timeout around `YieldOnce`.
 fn pending_then_ready<F: Future>(fut: F) -> F::Output {
@@ -193,6 +209,12 @@ fn timeout_that_never_fires(c: &mut Criterion) {
         let _context = rt.enter();
         b.iter(|| {
             pending_then_ready(YieldOnce::default().timeout(black_box(limit))).expect("in time")
+        })
+    });
+    g.bench_function("async_io_timer_race", |b| {
+        b.iter(|| {
+            pending_then_ready(async_io_timeout(YieldOnce::default(), black_box(limit)))
+                .expect("in time")
         })
     });
     g.bench_function("futures_timer_delay_race", |b| {

@@ -18,6 +18,7 @@
 //! | [`RateAcquire`], [`RateAcquireOwned`] | [`RateLimiter::acquire`](crate::RateLimiter::acquire) and its `_many` / `_owned` forms |
 //! | [`Timeout`] | [`TimeoutExt::timeout`](crate::TimeoutExt::timeout), [`timeout_at`](crate::TimeoutExt::timeout_at) |
 //! | [`Run`] | [`SingleFlight::run`](crate::SingleFlight::run) |
+//! | `RedisAcquire` (features `redis-tokio` / `redis-smol`) | `RedisRateLimiter::acquire` and its `_many` form |
 //!
 //! # Examples
 //!
@@ -48,6 +49,9 @@ pub use crate::err_group::{
 };
 #[cfg(not(loom))]
 pub use crate::rate_limit::{RateAcquire, RateAcquireOwned};
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use crate::redis::RedisAcquire;
 pub use crate::semaphore::{Acquire, AcquireOwned};
 pub use crate::single_flight::Run;
 #[cfg(not(loom))]

@@ -242,6 +242,14 @@
 //! assert_eq!(tokens.in_flight(), 0); // nothing is kept once the call ended
 //! # });
 //! ```
+//! # Many machines
+//!
+//! A [`RateLimiter`] in each of 10 replicas lets 10 times its rate through. With the
+//! `redis-tokio` or `redis-smol` feature, `RedisRateLimiter` shares one limit between every
+//! process that uses its name, through a Redis (or Valkey) server: the same GCRA, one round
+//! trip and one timer per grant, failures as errors within a timeout you set, and a limit per
+//! tenant from one limiter (`limiter.key("tenant-42")`). See the `redis` module.
+//!
 //! # Cargo features
 //!
 //! - `tokio` (off by default): under a tokio runtime, timeouts ([`TimeoutExt`]) and rate-limiter
@@ -250,6 +258,10 @@
 //!   Elsewhere, and without the feature, they run on `async-io`'s runtime-agnostic timer. The
 //!   runtime needs tokio's time driver (`enable_time`), as `tokio::time` does. The default build
 //!   depends on no runtime.
+//! - `redis-tokio`, `redis-smol` (off by default): `RedisRateLimiter` and the `redis` module,
+//!   on redis-rs with its tokio or its smol integration (the latter also serves async-std,
+//!   `futures::executor` and any other executor). `redis-tokio` turns on `tokio` too. `redis`
+//!   is their common part and does not build alone. Needs Rust 1.88 (redis-rs's minimum).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -266,6 +278,9 @@ mod in_flight;
 mod notify;
 mod pool;
 mod rate_limit;
+#[cfg(all(feature = "redis", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod semaphore;
 mod shared;
 mod single_flight;
@@ -279,6 +294,9 @@ pub use cancel::{CancelToken, DropGuard};
 pub use err_group::{ErrGroup, ErrGroupSpawner, LocalErrGroup, LocalErrGroupSpawner, Partial};
 #[cfg(not(loom))]
 pub use fan_out::RateLimited;
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use fan_out::TryRateLimited;
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
 #[cfg(not(loom))]
 pub use pool::Shutdown;
@@ -287,6 +305,12 @@ pub use pool::{
     TrySubmitError, WorkerPool,
 };
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisRateLimiter;
+#[cfg(all(feature = "redis", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{BackendError, OnBackendError};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };

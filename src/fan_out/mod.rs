@@ -18,6 +18,8 @@
 //!
 //! [`rate_limited(limiter)`](FanOutExt::rate_limited) paces a source by a [`RateLimiter`], so
 //! that "at most 5 at once and 20 per second" is `source.rate_limited(per_second).fan_out(5, f)`.
+//! With a `redis-*` feature, `try_rate_limited(redis_limiter)` does the same with a limit shared
+//! by every process through Redis, and yields its failures as `Err` items.
 //!
 //! # How it works
 //!
@@ -39,6 +41,8 @@ mod ordered;
 #[cfg(not(loom))]
 mod rate_limited;
 mod spawned;
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+mod try_rate_limited;
 mod try_unordered;
 mod unordered;
 mod with;
@@ -47,6 +51,8 @@ pub use ordered::FanOutOrdered;
 #[cfg(not(loom))]
 pub use rate_limited::RateLimited;
 pub use spawned::FanOutSpawned;
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+pub use try_rate_limited::TryRateLimited;
 pub use try_unordered::TryFanOut;
 pub use unordered::FanOut;
 pub use with::FanOutWith;
@@ -399,6 +405,45 @@ pub trait FanOutExt: Stream + Sized {
     #[cfg(not(loom))]
     fn rate_limited(self, limiter: impl Into<Shared<RateLimiter>>) -> RateLimited<Self> {
         RateLimited::new(self, limiter.into())
+    }
+
+    /// Paces the source by a [`RedisRateLimiter`](crate::RedisRateLimiter): a limit shared by
+    /// every process through Redis, as [`rate_limited`](Self::rate_limited) does with a local
+    /// one. Items come out as `Ok(item)`, each once its slot starts (one booking per item, made
+    /// when the stage asks for it, so a full stage books nothing ahead).
+    ///
+    /// A booking that fails (Redis unreachable or late, under
+    /// [`OnBackendError::FailClosed`](crate::OnBackendError), the default) comes out as
+    /// `Err(RateLimitError::Backend(..))`, so a failing Redis is never a hang nor an unlimited
+    /// stream. The item stays in the stream: polled again, it books again, and comes out once a
+    /// booking succeeds. [`try_fan_out`](Self::try_fan_out) stops at the first error (the
+    /// closure gets the `Result` and returns it), and a stage that should ride out an outage
+    /// just goes on polling.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use futures::{stream, TryStreamExt};
+    /// use taskgroup::{FanOutExt, RateLimitError, RedisRateLimiter};
+    ///
+    /// # async fn fetch(page: u32) -> Result<u32, RateLimitError> { Ok(page) }
+    /// # async fn run() -> Result<(), RateLimitError> {
+    /// // 20 calls per second to the API, across every replica of the service.
+    /// let api = RedisRateLimiter::new("redis://127.0.0.1/", "api", 20, Duration::from_secs(1))
+    ///     .unwrap();
+    /// let pages: Vec<u32> = stream::iter(0..100)
+    ///     .try_rate_limited(api)
+    ///     .try_fan_out(5, |page| async move { fetch(page?).await })
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    fn try_rate_limited(self, limiter: crate::RedisRateLimiter) -> TryRateLimited<Self> {
+        TryRateLimited::new(self, limiter)
     }
 }
 

@@ -359,7 +359,7 @@ impl RateLimiter {
         match self.try_acquire_many(1) {
             Ok(()) => Ok(()),
             Err(TryRateLimitError::NotUntil(not_until)) => Err(not_until),
-            Err(TryRateLimitError::TooLarge { .. }) => unreachable!("the burst is at least 1"),
+            Err(_) => unreachable!("the burst is at least 1, and a local limiter has no backend"),
         }
     }
 
@@ -469,7 +469,10 @@ impl fmt::Debug for RateLimiter {
 /// assert_eq!(err.to_string(), "requested 3 slots at once from a rate limiter with a burst of 2");
 /// # });
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Not `Copy`: the `Backend` variant (feature `redis`) carries the server's address and the
+/// cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RateLimitError {
     /// More slots were requested at once than the burst: they could never be granted.
@@ -479,17 +482,32 @@ pub enum RateLimitError {
         /// The limiter's burst.
         burst: u32,
     },
+    /// A [`RedisRateLimiter`](crate::RedisRateLimiter)'s server could not be reached or did not
+    /// answer within its timeout (and the limiter fails closed, the default).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    Backend(crate::BackendError),
 }
 
 impl fmt::Display for RateLimitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooLarge { requested, burst } => too_large(f, *requested, *burst),
+            #[cfg(feature = "redis")]
+            Self::Backend(backend) => backend.fmt(f),
         }
     }
 }
 
-impl Error for RateLimitError {}
+impl Error for RateLimitError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::TooLarge { .. } => None,
+            #[cfg(feature = "redis")]
+            Self::Backend(backend) => Some(backend),
+        }
+    }
+}
 
 fn too_large(f: &mut fmt::Formatter<'_>, requested: u32, burst: u32) -> fmt::Result {
     write!(
@@ -519,6 +537,17 @@ pub struct NotUntil {
 }
 
 impl NotUntil {
+    /// A refusal `wait` from `now` (the Redis limiter's, whose clock is the server's).
+    #[cfg(feature = "redis")]
+    pub(crate) fn after(now: Instant, wait: Duration) -> Self {
+        Self {
+            earliest: now
+                .checked_add(wait)
+                .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600)),
+            wait,
+        }
+    }
+
     /// When the slots asked for would be free, if nobody books them first.
     ///
     /// # Examples
@@ -577,7 +606,10 @@ impl Error for NotUntil {}
 ///     other => panic!("{other:?}"),
 /// }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Not `Copy`: the `Backend` variant (feature `redis`) carries the server's address and the
+/// cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TryRateLimitError {
     /// The slots are not free now, or a waiter is queued ahead.
@@ -589,6 +621,11 @@ pub enum TryRateLimitError {
         /// The limiter's burst.
         burst: u32,
     },
+    /// A [`RedisRateLimiter`](crate::RedisRateLimiter)'s server could not be reached or did not
+    /// answer within its timeout (and the limiter fails closed, the default).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    Backend(crate::BackendError),
 }
 
 impl fmt::Display for TryRateLimitError {
@@ -596,6 +633,8 @@ impl fmt::Display for TryRateLimitError {
         match self {
             Self::NotUntil(not_until) => not_until.fmt(f),
             Self::TooLarge { requested, burst } => too_large(f, *requested, *burst),
+            #[cfg(feature = "redis")]
+            Self::Backend(backend) => backend.fmt(f),
         }
     }
 }
@@ -605,6 +644,8 @@ impl Error for TryRateLimitError {
         match self {
             Self::NotUntil(not_until) => Some(not_until),
             Self::TooLarge { .. } => None,
+            #[cfg(feature = "redis")]
+            Self::Backend(backend) => Some(backend),
         }
     }
 }

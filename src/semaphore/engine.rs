@@ -370,7 +370,12 @@ impl Semaphore {
             GRANTED => self.settle_locked(&mut queue, queued.waiter.permits, &mut wakes),
             WAITING => {
                 // Undecided, so still queued at its key: unlinked in O(1).
-                removed = Some(queue.waiters.remove(queued.key));
+                let entry = queue.waiters.remove(queued.key);
+                // Its node becomes a spare, reused by a later waiter once the dropped future
+                // lets go of it (an acquire dropped and another queued, over and over, then
+                // allocates nothing).
+                queue.keep_spare(entry.waiter);
+                removed = entry.waker;
                 self.settle_locked(&mut queue, 0, &mut wakes);
             }
             _ => {}
@@ -564,35 +569,36 @@ impl Waiter {
 }
 
 /// Wakers collected under the queue lock and woken after it is released, so a woken task never
-/// waits for the lock its waker's caller holds. A release usually wakes one waiter: the first
-/// few live inline, so the common case allocates nothing.
+/// waits for the lock its waker's caller holds. A release usually wakes one waiter, and a cancel
+/// or a queued acquire none: the first lives inline, so the common cases allocate nothing and
+/// cost one check.
 struct WakeList {
-    inline: [Option<Waker>; 4],
-    len: usize,
-    spill: Vec<Waker>,
+    first: Option<Waker>,
+    rest: Vec<Waker>,
 }
 
 impl WakeList {
     fn new() -> Self {
         Self {
-            inline: [None, None, None, None],
-            len: 0,
-            spill: Vec::new(),
+            first: None,
+            rest: Vec::new(),
         }
     }
 
     fn push(&mut self, waker: Waker) {
-        match self.inline.get_mut(self.len) {
-            Some(slot) => {
-                *slot = Some(waker);
-                self.len += 1;
-            }
-            None => self.spill.push(waker),
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else {
+            self.rest.push(waker);
         }
     }
 
     fn wake_all(self) {
-        for waker in self.inline.into_iter().flatten().chain(self.spill) {
+        let Some(first) = self.first else {
+            return; // nobody to wake (`rest` fills only after `first`)
+        };
+        first.wake();
+        for waker in self.rest {
             waker.wake();
         }
     }
