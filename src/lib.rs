@@ -267,12 +267,14 @@ pub use err_group::{ErrGroup, ErrGroupSpawner, LocalErrGroup, LocalErrGroupSpawn
 pub use fan_out::RateLimited;
 pub use fan_out::{FanOut, FanOutExt, FanOutOrdered, FanOutSpawned, FanOutWith, TryFanOut};
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
-#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::RedisRateLimiter;
 #[cfg(all(feature = "redis", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{BackendError, OnBackendError};
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{
+    OwnedRedisSemaphorePermit, RedisRateLimiter, RedisSemaphore, RedisSemaphorePermit,
+};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };

@@ -95,9 +95,16 @@ compile_error!(
 mod backend;
 #[cfg(any(feature = "redis-tokio", feature = "redis-smol"))]
 mod rate_limit;
+#[cfg(any(feature = "redis-tokio", feature = "redis-smol"))]
+mod semaphore;
 
 #[cfg(any(feature = "redis-tokio", feature = "redis-smol"))]
 pub use rate_limit::{RedisAcquire, RedisRateLimiter};
+#[cfg(any(feature = "redis-tokio", feature = "redis-smol"))]
+pub use semaphore::{
+    OwnedRedisSemaphorePermit, RedisSemaphore, RedisSemaphoreAcquire, RedisSemaphoreAcquireOwned,
+    RedisSemaphorePermit,
+};
 
 /// What a [`RedisRateLimiter`]'s callers get while its server cannot be reached or answers late.
 ///
@@ -138,14 +145,21 @@ pub enum OnBackendError {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendError {
+    user: &'static str,
     address: Arc<str>,
     cause: Arc<str>,
     timed_out: bool,
 }
 
 impl BackendError {
-    pub(crate) fn new(address: Arc<str>, cause: impl fmt::Display, timed_out: bool) -> Self {
+    pub(crate) fn new(
+        user: &'static str,
+        address: Arc<str>,
+        cause: impl fmt::Display,
+        timed_out: bool,
+    ) -> Self {
         Self {
+            user,
             address,
             cause: cause.to_string().into(),
             timed_out,
@@ -167,8 +181,8 @@ impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "rate limiter's Redis at {}: {}",
-            self.address, self.cause
+            "{}'s Redis at {}: {}",
+            self.user, self.address, self.cause
         )
     }
 }
