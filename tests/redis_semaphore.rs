@@ -770,3 +770,87 @@ fn api_worker() {
     let (url, api) = spec.split_once(' ').unwrap();
     run_api_calls(url, api, 1);
 }
+
+/// The renewer runs on the runtime of the acquire that started it; when that runtime shuts
+/// down, the next ticket (here on another runtime) starts a new one, which renews every lease of
+/// the object, the first runtime's permit included.
+#[test]
+fn renewal_survives_the_runtime_that_started_it() {
+    let server = RedisServer::start();
+    let ttl = Duration::from_millis(300);
+    let holder = sem(&server, "runtimes", 2)
+        .with_lease(ttl)
+        .with_timeout(Duration::from_millis(90));
+    let other = sem(&server, "runtimes", 2).with_timeout(Duration::from_millis(90));
+    let first = tokio().block_on(holder.acquire()).unwrap(); // that runtime is gone now
+    tokio().block_on(async {
+        // The connection ran on the first runtime too: the first round trip meets it closed
+        // ("broken pipe") and the next opens a new one.
+        let second = match holder.acquire().await {
+            Ok(permit) => permit,
+            Err(AcquireError::Backend(_)) => holder.acquire().await.unwrap(),
+            Err(e) => panic!("{e}"),
+        };
+        let started = Instant::now();
+        while started.elapsed() < ttl * 5 {
+            tokio::time::sleep(ttl / 4).await;
+            assert_eq!(
+                other.try_acquire().await.unwrap_err(),
+                TryAcquireError::NoPermits,
+                "a lease lapsed after {:?}",
+                started.elapsed()
+            );
+        }
+        assert!(!first.is_lost() && !second.is_lost());
+        drop((first, second));
+        available_becomes(&other, 2).await;
+    });
+}
+
+/// Freeze the server (SIGSTOP: connections stay open, nothing answers): acquires fail with a
+/// timeout `Backend` error within the timeout; after SIGCONT they succeed again.
+#[test]
+fn a_frozen_server_times_out_then_recovers() {
+    let server = RedisServer::start();
+    let timeout = Duration::from_millis(200);
+    let sem = sem(&server, "frozen", 2)
+        .with_timeout(timeout)
+        .with_lease(Duration::from_millis(600));
+    ::smol::block_on(async {
+        drop(sem.acquire().await.unwrap());
+        server.signal("STOP");
+        for _ in 0..3 {
+            let started = Instant::now();
+            let err = sem.acquire().await.unwrap_err();
+            let waited = started.elapsed();
+            let AcquireError::Backend(backend) = &err else {
+                panic!("{err:?}")
+            };
+            assert!(backend.is_timeout(), "{err}");
+            assert!(
+                waited >= timeout && waited < timeout + Duration::from_millis(500),
+                "{waited:?}"
+            );
+            println!("server frozen: {err} after {waited:?}");
+        }
+        server.signal("CONT");
+        let mut failures = 0;
+        let mut granted = 0;
+        while granted < 5 {
+            match sem.acquire().await {
+                Ok(permit) => {
+                    granted += 1;
+                    drop(permit);
+                }
+                Err(e) => {
+                    failures += 1;
+                    assert!(failures <= 2, "no recovery after SIGCONT: {e}");
+                }
+            }
+        }
+        // The acquires that timed out ran once the server thawed, after their removal (sent
+        // on a new connection, which timed out too): nobody renews those tickets, and their
+        // leases give the permits back.
+        available_becomes(&sem, 2).await;
+    });
+}

@@ -88,7 +88,11 @@ const SCRIPT: &str = include_str!("semaphore.lua");
 /// already queued fail the same way when a renewal fails (at once when the subscriber
 /// connection drops, within `ttl / 3` plus the timeout otherwise).
 /// [`on_backend_error(OnBackendError::FailOpen)`](Self::on_backend_error) grants an unbacked
-/// permit instead. A broken connection is reopened by the next call.
+/// permit instead. A broken connection is reopened by the next call. An acquire whose answer
+/// never came may still run on the server later (a frozen server thawing): its ticket is
+/// removed by a release sent after it, or, if that is lost too, nobody renews it and its lease
+/// gives its permits back, at most `ttl` later. Either way no permit is lost for good and none
+/// is granted twice.
 ///
 /// # Redis keys
 ///
@@ -784,10 +788,16 @@ impl Core {
         );
         if !local.renewer {
             local.renewer = true;
-            let core = self.clone();
+            let mut running = Running(self.clone(), |local| local.renewer = false, true);
             spawn_detached(async move {
-                let stop = core.stop.clone();
-                stop.run_until_cancelled(core.renew_loop()).await;
+                let stop = running.0.stop.clone();
+                if stop
+                    .run_until_cancelled(running.0.clone().renew_loop())
+                    .await
+                    .is_some()
+                {
+                    running.disarm(); // it cleared the flag itself, with its last check
+                }
             });
         }
         ticket
@@ -841,7 +851,10 @@ impl Core {
                     .tickets
                     .iter()
                     .filter(|(_, t)| {
-                        matches!(t.state, TicketState::Queued | TicketState::Held { .. })
+                        matches!(
+                            t.state,
+                            TicketState::Queued | TicketState::Granted | TicketState::Held { .. }
+                        )
                     })
                     .map(|(&id, t)| (id, t.sent))
                     .collect()
@@ -866,7 +879,11 @@ impl Core {
                             }
                             match (&mut ticket.state, state) {
                                 (TicketState::Queued, 2) => ticket.state = TicketState::Granted,
-                                (TicketState::Queued, 0) => ticket.state = TicketState::Gone,
+                                // Its lease ran out (waiting, or granted and not yet
+                                // taken): in line again, at the back.
+                                (TicketState::Queued | TicketState::Granted, 0) => {
+                                    ticket.state = TicketState::Gone
+                                }
                                 (TicketState::Held { lost }, 0) => *lost = true,
                                 _ => continue,
                             }
@@ -894,10 +911,16 @@ impl Core {
     fn listen(self: &Arc<Self>, local: &mut Local) {
         if !local.listener {
             local.listener = true;
-            let core = self.clone();
+            let mut running = Running(self.clone(), |local| local.listener = false, true);
             spawn_detached(async move {
-                let stop = core.stop.clone();
-                stop.run_until_cancelled(core.listen_loop()).await;
+                let stop = running.0.stop.clone();
+                if stop
+                    .run_until_cancelled(running.0.clone().listen_loop())
+                    .await
+                    .is_some()
+                {
+                    running.disarm(); // it cleared the flag itself, with its last check
+                }
             });
         }
     }
@@ -914,7 +937,7 @@ impl Core {
                 let pause = self.timeout.min(Duration::from_millis(500));
                 let mut timer = Timer::at(timer::now() + pause);
                 poll_fn(|cx| timer.poll(cx)).await;
-                if !self.has_waiters() {
+                if self.listener_idle() {
                     break;
                 }
                 continue;
@@ -926,18 +949,24 @@ impl Core {
                 self.apply(&text);
             }
             self.check_now();
-            if !self.has_waiters() {
+            if self.listener_idle() {
                 break;
             }
         }
-        lock(&self.local).listener = false;
     }
 
-    fn has_waiters(&self) -> bool {
-        lock(&self.local)
+    /// Whether this object has no waiter left; then the listener is marked stopped, under the
+    /// same lock as the check, so that the next waiter starts a new one.
+    fn listener_idle(&self) -> bool {
+        let mut local = lock(&self.local);
+        let idle = local
             .tickets
             .values()
-            .any(|t| !matches!(t.state, TicketState::Held { .. }))
+            .all(|t| matches!(t.state, TicketState::Held { .. }));
+        if idle {
+            local.listener = false;
+        }
+        idle
     }
 
     fn check_now(&self) {
@@ -993,6 +1022,25 @@ impl Core {
             }
         }
         wake.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// Marks a background task as not running when it ends, however it ends: done, stopped, or
+/// dropped unrun (no runtime to spawn it on) or with its runtime. The next ticket or waiter
+/// starts a new one.
+struct Running(Arc<Core>, fn(&mut Local), bool);
+
+impl Running {
+    fn disarm(&mut self) {
+        self.2 = false;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.2 {
+            (self.1)(&mut lock(&self.0.local));
+        }
     }
 }
 
