@@ -1,9 +1,16 @@
-//! Limits shared by many processes through a Redis (or Valkey) server: [`RedisRateLimiter`].
+//! Limits shared by many processes through a Redis (or Valkey) server: [`RedisRateLimiter`]
+//! and [`RedisSemaphore`].
 //!
 //! A [`RateLimiter`](crate::RateLimiter) in each of 10 replicas lets ten times its rate through.
 //! A `RedisRateLimiter` keeps one schedule for every process that uses the same limit name, in
 //! the Redis server such services already run, with the local limiter's semantics where a
 //! network allows them (GCRA, FIFO bookings, one round trip and one wake-up per grant).
+//!
+//! Likewise a [`Semaphore`](crate::Semaphore)`::new(5)` in each of 10 replicas lets 50 calls
+//! run at once. A `RedisSemaphore` holds one set of permits for every process that uses its
+//! name: weighted, FIFO by ticket across processes, each permit a lease that its holder renews
+//! in the background, so a crashed process gives its permits back (see its
+//! [guarantees](RedisSemaphore#leases)).
 //!
 //! # Turning it on
 //!
@@ -106,7 +113,8 @@ pub use semaphore::{
     RedisSemaphorePermit,
 };
 
-/// What a [`RedisRateLimiter`]'s callers get while its server cannot be reached or answers late.
+/// What a [`RedisRateLimiter`]'s or [`RedisSemaphore`]'s callers get while its server cannot be
+/// reached or answers late.
 ///
 /// # Examples
 ///
@@ -131,8 +139,9 @@ pub enum OnBackendError {
     FailOpen,
 }
 
-/// The server behind a [`RedisRateLimiter`] could not be reached, failed, or did not answer in
-/// time. Its message names the server's address (never its password) and the cause.
+/// The server behind a [`RedisRateLimiter`] or a [`RedisSemaphore`] could not be reached,
+/// failed, or did not answer in time. Its message names which of them, the server's address
+/// (never its password) and the cause.
 ///
 /// # Examples
 ///
@@ -171,7 +180,7 @@ impl BackendError {
         &self.address
     }
 
-    /// Whether the server did not answer within the limiter's timeout (rather than failing).
+    /// Whether the server did not answer within its timeout (rather than failing).
     pub fn is_timeout(&self) -> bool {
         self.timed_out
     }
