@@ -854,3 +854,33 @@ fn a_frozen_server_times_out_then_recovers() {
         available_becomes(&sem, 2).await;
     });
 }
+
+/// A server that restarts without its data forgets the permits held: the holder's next renewal
+/// finds its lease gone and `is_lost()` says so; new acquires are granted.
+#[test]
+fn a_lease_lost_to_a_restart_is_reported() {
+    let mut server = RedisServer::start();
+    let sem = sem(&server, "lost", 1)
+        .with_lease(Duration::from_millis(300))
+        .with_timeout(Duration::from_millis(90));
+    let rt = tokio();
+    let permit = rt.block_on(sem.acquire()).unwrap();
+    assert!(!permit.is_lost());
+    server.kill();
+    server.restart(); // empty: no persistence
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !permit.is_lost() {
+            assert!(Instant::now() < deadline, "the renewal never noticed");
+            tokio::time::sleep(Duration::from_millis(20)).await; // the renewer's next tick
+        }
+        // The restarted server grants the permit again (the first call may meet the dead
+        // connection).
+        let again = match sem.try_acquire().await {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Backend(_)) => sem.try_acquire().await.unwrap(),
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(again.num_permits(), 1);
+    });
+}

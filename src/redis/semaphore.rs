@@ -59,8 +59,11 @@ const SCRIPT: &str = include_str!("semaphore.lua");
 /// suspended VM, a blocked executor thread, a network partition) can lose its lease while its
 /// code still runs; others are then granted its permits, and for a while more than `total`
 /// calls run. Pick a `ttl` well above the longest stall you expect, and above the timeout
-/// (`with_timeout`, the time a renewal may take). [`RedisSemaphorePermit::is_lost`] tells, after
-/// the fact, that a renewal found the lease gone.
+/// (`with_timeout`, the time a renewal may take). The same holds when the server loses its data
+/// (a restart without persistence, a failover to a replica that had not yet received the
+/// writes): it forgets the permits held, and new acquires are granted beside the holders that
+/// still run. [`RedisSemaphorePermit::is_lost`] tells, after the fact (at the next renewal),
+/// that a lease was found gone.
 ///
 /// # Waiting
 ///
@@ -1371,6 +1374,17 @@ impl Drop for Acquiring {
 /// # Panics
 ///
 /// If polled again after it returned `Ready` (it is not fused).
+///
+/// # Examples
+///
+/// ```
+/// use taskgroup::futures::RedisSemaphoreAcquire;
+/// use taskgroup::RedisSemaphore;
+///
+/// let sem = RedisSemaphore::new("redis://127.0.0.1:6379", "bank-api", 5).unwrap();
+/// let pending: RedisSemaphoreAcquire<'_> = sem.acquire(); // nothing sent yet
+/// assert!(format!("{pending:?}").contains("not polled"));
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct RedisSemaphoreAcquire<'a> {
     sem: &'a RedisSemaphore,
@@ -1409,6 +1423,19 @@ impl fmt::Debug for RedisSemaphoreAcquire<'_> {
 /// # Panics
 ///
 /// If polled again after it returned `Ready` (it is not fused).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use taskgroup::futures::RedisSemaphoreAcquireOwned;
+/// use taskgroup::RedisSemaphore;
+///
+/// let sem = Arc::new(RedisSemaphore::new("redis://127.0.0.1:6379", "bank-api", 5).unwrap());
+/// // `'static`: can be stored, or moved into a spawned task.
+/// let pending: RedisSemaphoreAcquireOwned = sem.acquire_many_owned(2);
+/// assert!(format!("{pending:?}").contains("permits: 2"));
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct RedisSemaphoreAcquireOwned {
     sem: Arc<RedisSemaphore>,
@@ -1439,6 +1466,23 @@ impl fmt::Debug for RedisSemaphoreAcquireOwned {
 
 /// Permits from a [`RedisSemaphore`], released when dropped (one script call from a detached
 /// task; see [Releasing](RedisSemaphore#releasing)).
+///
+/// # Examples
+///
+/// ```
+/// use taskgroup::{OnBackendError, RedisSemaphore};
+///
+/// # futures::executor::block_on(async {
+/// // Nothing listens on port 1: failing open, the permit is unbacked.
+/// let sem = RedisSemaphore::new("redis://127.0.0.1:1", "api", 5)
+///     .unwrap()
+///     .on_backend_error(OnBackendError::FailOpen);
+/// let permit = sem.acquire_many(2).await.unwrap();
+/// assert_eq!(permit.num_permits(), 2);
+/// assert!(!permit.is_lost());
+/// assert!(format!("{permit:?}").contains("backed: false"));
+/// # });
+/// ```
 #[must_use = "the permits are released as soon as the guard is dropped"]
 pub struct RedisSemaphorePermit<'a> {
     sem: &'a RedisSemaphore,
@@ -1474,6 +1518,22 @@ impl fmt::Debug for RedisSemaphorePermit<'_> {
 }
 
 /// Permits from an `Arc<RedisSemaphore>`, `'static`, released when dropped.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use taskgroup::{OwnedRedisSemaphorePermit, RedisSemaphore};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let sem = Arc::new(RedisSemaphore::new("redis://127.0.0.1:6379", "bank-api", 5)?);
+/// let permit: OwnedRedisSemaphorePermit = sem.clone().acquire_owned().await?;
+/// tokio::spawn(async move {
+///     // ... call the bank ...
+///     drop(permit); // released here, in the background
+/// });
+/// # Ok(()) }
+/// ```
 #[must_use = "the permits are released as soon as the guard is dropped"]
 pub struct OwnedRedisSemaphorePermit {
     sem: Arc<RedisSemaphore>,
