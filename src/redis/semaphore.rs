@@ -787,8 +787,10 @@ impl Core {
             .await
     }
 
-    /// Registers a ticket for `n` permits and starts the renewer if it is not running.
-    fn register(self: &Arc<Self>, local: &mut Local, n: usize) -> u64 {
+    /// Registers a ticket for `n` permits, under the lock; returns it, and whether the caller
+    /// must start the renewer ([`start_renewer`](Self::start_renewer), after the lock: a
+    /// spawn that fails drops the task, whose guard takes the lock).
+    fn register(local: &mut Local, n: usize) -> (u64, bool) {
         local.next += 1;
         let ticket = local.next;
         local.tickets.insert(
@@ -800,21 +802,24 @@ impl Core {
                 waker: None,
             },
         );
-        if !local.renewer {
-            local.renewer = true;
-            let mut running = Running(self.clone(), |local| local.renewer = false, true);
-            spawn_detached(async move {
-                let stop = running.0.stop.clone();
-                if stop
-                    .run_until_cancelled(running.0.clone().renew_loop())
-                    .await
-                    .is_some()
-                {
-                    running.disarm(); // it cleared the flag itself, with its last check
-                }
-            });
-        }
-        ticket
+        let start = !local.renewer;
+        local.renewer = true;
+        (ticket, start)
+    }
+
+    /// Spawns the renewer (its flag already set, under the lock).
+    fn start_renewer(self: &Arc<Self>) {
+        let mut running = Running(self.clone(), |local| local.renewer = false, true);
+        spawn_detached(async move {
+            let stop = running.0.stop.clone();
+            if stop
+                .run_until_cancelled(running.0.clone().renew_loop())
+                .await
+                .is_some()
+            {
+                running.disarm(); // it cleared the flag itself, with its last check
+            }
+        });
     }
 
     /// Forgets `ticket` here and removes it from Redis, from a detached task (after `before`,
@@ -926,22 +931,25 @@ impl Core {
         }
     }
 
-    /// Starts the listener if it is not running.
-    fn listen(self: &Arc<Self>, local: &mut Local) {
-        if !local.listener {
-            local.listener = true;
-            let mut running = Running(self.clone(), |local| local.listener = false, true);
-            spawn_detached(async move {
-                let stop = running.0.stop.clone();
-                if stop
-                    .run_until_cancelled(running.0.clone().listen_loop())
-                    .await
-                    .is_some()
-                {
-                    running.disarm(); // it cleared the flag itself, with its last check
-                }
-            });
-        }
+    /// Marks the listener running, under the lock; returns whether the caller must start it
+    /// ([`start_listener`](Self::start_listener), after the lock).
+    fn listen(local: &mut Local) -> bool {
+        !std::mem::replace(&mut local.listener, true)
+    }
+
+    /// Spawns the listener (its flag already set, under the lock).
+    fn start_listener(self: &Arc<Self>) {
+        let mut running = Running(self.clone(), |local| local.listener = false, true);
+        spawn_detached(async move {
+            let stop = running.0.stop.clone();
+            if stop
+                .run_until_cancelled(running.0.clone().listen_loop())
+                .await
+                .is_some()
+            {
+                running.disarm(); // it cleared the flag itself, with its last check
+            }
+        });
     }
 
     /// The listener: subscribes, asks the renewer for a check, then applies every message.
@@ -1081,7 +1089,10 @@ async fn try_acquire(core: &Arc<Core>, n: usize) -> Result<Held, TryAcquireError
     if n == 0 {
         return Ok(Held::unbacked(core, 0));
     }
-    let ticket = core.register(&mut lock(&core.local), n);
+    let (ticket, start) = Core::register(&mut lock(&core.local), n);
+    if start {
+        core.start_renewer();
+    }
     // Dropped in flight: the guard releases the ticket once the answer is in.
     let mut guard = InFlight { core, ticket };
     let answer = core
@@ -1244,8 +1255,11 @@ impl Acquiring {
                         self.step = Step::Done;
                         return Poll::Ready(Ok(Held::unbacked(&self.core, 0)));
                     }
-                    let ticket = self.core.register(&mut local, n);
+                    let (ticket, start) = Core::register(&mut local, n);
                     drop(local);
+                    if start {
+                        self.core.start_renewer();
+                    }
                     self.step = Step::Sending {
                         ticket,
                         send: self.send(ticket),
@@ -1259,6 +1273,7 @@ impl Acquiring {
                         Ok((code, total)) => {
                             local.learn(to_usize(total), self.core.total);
                             let t = local.tickets.get_mut(&ticket).expect("a live ticket");
+                            let mut start_listener = false;
                             match (code, &t.state) {
                                 (-2, _) => {
                                     let removed = local.tickets.remove(&ticket);
@@ -1273,12 +1288,15 @@ impl Acquiring {
                                 (1, _) => t.state = TicketState::Granted,
                                 (_, TicketState::Sending) => {
                                     t.state = TicketState::Queued;
-                                    self.core.listen(&mut local);
+                                    start_listener = Core::listen(&mut local);
                                 }
                                 // Granted or failed by a message before the answer came.
                                 _ => {}
                             }
                             drop(local);
+                            if start_listener {
+                                self.core.start_listener();
+                            }
                             self.step = Step::Waiting { ticket };
                         }
                         Err(e) => {
