@@ -83,6 +83,16 @@ const SCRIPT: &str = include_str!("semaphore.lua");
 /// the next in line at once. A process that exits right after dropping a permit, before that
 /// task ran, gives it back when its lease runs out, at most `ttl` later.
 ///
+/// # Background tasks
+///
+/// The renewer and the subscriber run as detached tasks on the runtime the connection runs on,
+/// so there is no spawner to pass: tokio's when a tokio runtime is current at the acquire that
+/// starts them (`redis-tokio`), smol's global executor otherwise (`redis-smol`, which needs no
+/// runtime of yours). The renewer runs while the object has tickets, the subscriber once a
+/// waiter had to queue; both stop when the `RedisSemaphore` is dropped. A task that dies with
+/// its runtime is started again by the next ticket (the first round trip on a new runtime may
+/// fail with `Backend`: the connection died with the old runtime, and the next one reconnects).
+///
 /// # Failures
 ///
 /// A server that cannot be reached or answers later than [`with_timeout`](Self::with_timeout)
@@ -102,11 +112,12 @@ const SCRIPT: &str = include_str!("semaphore.lua");
 /// `cargo bench -p taskgroup-benches --features redis --bench redis_semaphore`, one run on the
 /// loaded 2-core machine against a local `redis-server`, beside the hand-rolled counting
 /// semaphore (`INCRBY`, `DECRBY` and retry after 1 ms when over the total; release with
-/// `DECRBY`): an acquire and its release with permits free take 123 µs (the peer 85 µs, both
-/// its round trips awaited; the local `Semaphore` 26 ns). 32 tasks on two clients sharing 4
-/// permits, each held 100 µs: 2 075 acquisitions/s with 2.00 Redis commands per acquisition
-/// (the peer 1 692/s with 11.7, its retries), waits of 12.8 ms at the median and 33 ms at p99
-/// (the peer 0.1 ms and 155 ms: no order, some waiters starve), never more than 4 held.
+/// `DECRBY`): an acquire and its release with permits free take 98 µs (the peer 77 µs, both
+/// its round trips awaited; the local `Semaphore` 28 ns): the script does more than `INCRBY`.
+/// 32 tasks on two clients sharing 4 permits, each held 100 µs: 2 281 acquisitions/s with 2.00
+/// Redis commands per acquisition, its acquire and its release (the peer 1 862/s with 12.1, its
+/// retries), waits of 11.9 ms at the median and 19 ms at p99 (the peer 0.12 ms and 152 ms: no
+/// order, so some waiters starve while others barge), never more than 4 held.
 ///
 /// # Redis keys
 ///
