@@ -366,6 +366,18 @@ fn randomized_drops_lose_nothing<R: Runtime>() {
             if release_first {
                 drop(holder.take());
             }
+            // `try_acquire` dropped with its round trip in flight: if it was granted, the
+            // permits are released once the answer is in.
+            for _ in 0..rng.below(3) {
+                let client = &clients[(rng.below(2)) as usize];
+                let mut attempt = Box::pin(client.try_acquire_many(1 + rng.below(2) as usize));
+                poll_fn(|cx| {
+                    assert!(attempt.as_mut().poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+                drop(attempt);
+            }
             while !waiters.is_empty() {
                 let i = rng.below(waiters.len() as u64) as usize;
                 drop(waiters.swap_remove(i));
