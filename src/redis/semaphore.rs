@@ -73,8 +73,10 @@ const SCRIPT: &str = include_str!("semaphore.lua");
 /// semaphore object hears it and wakes exactly the granted waiters: no polling, no round trip
 /// after the wake-up, no stampede. A message can only be lost with its connection (Redis
 /// pub/sub is at-most-once); the subscriber then reconnects and checks at once, and the
-/// renewal every `ttl / 3` checks anyway (the safety net). Keyspace notifications would need a
-/// server setting; a blocking list pop would hold a connection per waiter.
+/// renewal every `ttl / 3` checks anyway (the safety net). A server that refuses the
+/// subscription (an ACL without `SUBSCRIBE`) degrades to a check every 0.5 s (or every
+/// `with_timeout`, if shorter) while this object has waiters. Keyspace notifications would need
+/// a server setting; a blocking list pop would hold a connection per waiter.
 ///
 /// # Releasing
 ///
