@@ -19,6 +19,7 @@
 //! | [`Timeout`] | [`TimeoutExt::timeout`](crate::TimeoutExt::timeout), [`timeout_at`](crate::TimeoutExt::timeout_at) |
 //! | [`Run`] | [`SingleFlight::run`](crate::SingleFlight::run) |
 //! | `RedisAcquire` (features `redis-tokio` / `redis-smol`) | `RedisRateLimiter::acquire` and its `_many` form |
+//! | `RedisSemaphoreAcquire`, `RedisSemaphoreAcquireOwned` (same features) | `RedisSemaphore::acquire` and its `_many` / `_owned` forms |
 //!
 //! # Examples
 //!
@@ -51,7 +52,7 @@ pub use crate::err_group::{
 pub use crate::rate_limit::{RateAcquire, RateAcquireOwned};
 #[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use crate::redis::RedisAcquire;
+pub use crate::redis::{RedisAcquire, RedisSemaphoreAcquire, RedisSemaphoreAcquireOwned};
 pub use crate::semaphore::{Acquire, AcquireOwned};
 pub use crate::single_flight::Run;
 #[cfg(not(loom))]

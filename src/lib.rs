@@ -305,12 +305,14 @@ pub use pool::{
     TrySubmitError, WorkerPool,
 };
 pub use rate_limit::{NotUntil, RateLimitError, RateLimiter, TryRateLimitError};
-#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::RedisRateLimiter;
 #[cfg(all(feature = "redis", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{BackendError, OnBackendError};
+#[cfg(all(any(feature = "redis-tokio", feature = "redis-smol"), not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{
+    OwnedRedisSemaphorePermit, RedisRateLimiter, RedisSemaphore, RedisSemaphorePermit,
+};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };

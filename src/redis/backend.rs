@@ -1,28 +1,32 @@
 //! The connection to the server: one multiplexed connection per [`Backend`] (shared by every
-//! handle of a limiter and every request in flight), opened on first use, dropped after any
-//! failure or timeout and opened again by the next request; the script, run with `EVALSHA` and
-//! sent whole with `EVAL` after a `NOSCRIPT`; and the detached task a dropped waiter gives its
-//! booking back on.
+//! handle of a limiter or semaphore and every request in flight), opened on first use, dropped
+//! after any failure or timeout and opened again by the next request; the primitive's script,
+//! run with `EVALSHA` and sent whole with `EVAL` after a `NOSCRIPT`; pub/sub connections (the
+//! semaphore's wake-ups); and the detached tasks that give bookings and permits back.
 
+use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
+use redis::{
+    AsyncConnectionConfig, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, ToRedisArgs,
+};
 
 use super::BackendError;
 use crate::sync::lock;
 use crate::{Semaphore, TimeoutExt};
 
-/// The one script every operation runs (see the file for its protocol).
-const SCRIPT: &str = include_str!("rate_limit.lua");
-
 pub(super) struct Backend {
     client: redis::Client,
     /// `host:port` (or the socket path), for errors: never the URL, which may hold a password.
     address: Arc<str>,
+    /// Which primitive's server this is, for errors ("rate limiter", "semaphore").
+    user: &'static str,
+    /// The one script every operation of the primitive runs (see its file for its protocol).
+    source: &'static str,
     script: redis::Script,
     /// The open connection and its number, if any. Cloning a `MultiplexedConnection` is cheap
     /// (a channel sender); the lock is held only to clone or replace it.
@@ -36,14 +40,21 @@ pub(super) struct Backend {
 }
 
 impl Backend {
-    pub(super) fn open(url: &str) -> Result<Self, BackendError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| BackendError::new("(invalid URL)".into(), format_args!("{e}"), false))?;
+    pub(super) fn open(
+        url: &str,
+        user: &'static str,
+        source: &'static str,
+    ) -> Result<Self, BackendError> {
+        let client = redis::Client::open(url).map_err(|e| {
+            BackendError::new(user, "(invalid URL)".into(), format_args!("{e}"), false)
+        })?;
         let address = client.get_connection_info().addr().to_string().into();
         Ok(Self {
             client,
             address,
-            script: redis::Script::new(SCRIPT),
+            user,
+            source,
+            script: redis::Script::new(source),
             conn: Mutex::new(None),
             next_id: AtomicU64::new(0),
             connecting: Semaphore::new(1),
@@ -99,6 +110,17 @@ impl Backend {
         op: &str,
         args: [i64; 5],
     ) -> Result<T, BackendError> {
+        self.eval(timeout, &keys, (op, &args[..])).await
+    }
+
+    /// Runs the script on `keys` with `args` (one round trip; two the first time a server sees
+    /// the script), within `timeout` from the call, connecting included.
+    pub(super) async fn eval<T: FromRedisValue>(
+        &self,
+        timeout: Duration,
+        keys: &[&str],
+        args: impl ToRedisArgs,
+    ) -> Result<T, BackendError> {
         let mut used = None;
         let outcome = async {
             let (id, mut conn) = self.connection().await?;
@@ -106,20 +128,15 @@ impl Backend {
             let mut evalsha = redis::cmd("EVALSHA");
             evalsha
                 .arg(self.script.get_hash())
-                .arg(2)
-                .arg(&keys[..])
-                .arg(op)
-                .arg(&args[..]);
+                .arg(keys.len())
+                .arg(keys)
+                .arg(&args);
             self.round_trips.fetch_add(1, Ordering::Relaxed);
             match evalsha.query_async(&mut conn).await {
                 Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                     // A server that restarted, or never saw the script: EVAL caches it too.
                     let mut eval = redis::cmd("EVAL");
-                    eval.arg(SCRIPT)
-                        .arg(2)
-                        .arg(&keys[..])
-                        .arg(op)
-                        .arg(&args[..]);
+                    eval.arg(self.source).arg(keys.len()).arg(keys).arg(&args);
                     self.round_trips.fetch_add(1, Ordering::Relaxed);
                     eval.query_async(&mut conn).await
                 }
@@ -130,18 +147,39 @@ impl Backend {
         .await;
         let failed = match outcome {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => BackendError::new(self.address.clone(), e, false),
-            Err(_) => BackendError::new(
-                self.address.clone(),
-                format_args!("no answer within {timeout:?}"),
-                true,
-            ),
+            Ok(Err(e)) => self.error(e, false),
+            Err(_) => self.error(format_args!("no answer within {timeout:?}"), true),
         };
         // A failed or silent connection is not trusted again; the next request reconnects.
         if let Some(id) = used {
             self.forget(id);
         }
         Err(failed)
+    }
+
+    /// An error of this server.
+    pub(super) fn error(&self, cause: impl fmt::Display, timed_out: bool) -> BackendError {
+        BackendError::new(self.user, self.address.clone(), cause, timed_out)
+    }
+
+    /// A new pub/sub connection subscribed to `channel`, within `timeout`.
+    pub(super) async fn subscribe(
+        &self,
+        timeout: Duration,
+        channel: &str,
+    ) -> Result<redis::aio::PubSubStream, BackendError> {
+        let outcome = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(channel).await?;
+            Ok::<_, RedisError>(pubsub.into_on_message())
+        }
+        .timeout(timeout)
+        .await;
+        match outcome {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(self.error(e, false)),
+            Err(_) => Err(self.error(format_args!("no answer within {timeout:?}"), true)),
+        }
     }
 }
 

@@ -1,9 +1,16 @@
-//! Limits shared by many processes through a Redis (or Valkey) server: [`RedisRateLimiter`].
+//! Limits shared by many processes through a Redis (or Valkey) server: [`RedisRateLimiter`]
+//! and [`RedisSemaphore`].
 //!
 //! A [`RateLimiter`](crate::RateLimiter) in each of 10 replicas lets ten times its rate through.
 //! A `RedisRateLimiter` keeps one schedule for every process that uses the same limit name, in
 //! the Redis server such services already run, with the local limiter's semantics where a
 //! network allows them (GCRA, FIFO bookings, one round trip and one wake-up per grant).
+//!
+//! Likewise a [`Semaphore`](crate::Semaphore)`::new(5)` in each of 10 replicas lets 50 calls
+//! run at once. A `RedisSemaphore` holds one set of permits for every process that uses its
+//! name: weighted, FIFO by ticket across processes, each permit a lease that its holder renews
+//! in the background, so a crashed process gives its permits back (see its
+//! [guarantees](RedisSemaphore#leases)).
 //!
 //! # Turning it on
 //!
@@ -97,11 +104,19 @@ compile_error!(
 mod backend;
 #[cfg(any(feature = "redis-tokio", feature = "redis-smol"))]
 mod rate_limit;
+#[cfg(any(feature = "redis-tokio", feature = "redis-smol"))]
+mod semaphore;
 
 #[cfg(any(feature = "redis-tokio", feature = "redis-smol"))]
 pub use rate_limit::{RedisAcquire, RedisRateLimiter};
+#[cfg(any(feature = "redis-tokio", feature = "redis-smol"))]
+pub use semaphore::{
+    OwnedRedisSemaphorePermit, RedisSemaphore, RedisSemaphoreAcquire, RedisSemaphoreAcquireOwned,
+    RedisSemaphorePermit,
+};
 
-/// What a [`RedisRateLimiter`]'s callers get while its server cannot be reached or answers late.
+/// What a [`RedisRateLimiter`]'s or [`RedisSemaphore`]'s callers get while its server cannot be
+/// reached or answers late.
 ///
 /// # Examples
 ///
@@ -126,8 +141,9 @@ pub enum OnBackendError {
     FailOpen,
 }
 
-/// The server behind a [`RedisRateLimiter`] could not be reached, failed, or did not answer in
-/// time. Its message names the server's address (never its password) and the cause.
+/// The server behind a [`RedisRateLimiter`] or a [`RedisSemaphore`] could not be reached,
+/// failed, or did not answer in time. Its message names which of them, the server's address
+/// (never its password) and the cause.
 ///
 /// # Examples
 ///
@@ -140,14 +156,21 @@ pub enum OnBackendError {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendError {
+    user: &'static str,
     address: Arc<str>,
     cause: Arc<str>,
     timed_out: bool,
 }
 
 impl BackendError {
-    pub(crate) fn new(address: Arc<str>, cause: impl fmt::Display, timed_out: bool) -> Self {
+    pub(crate) fn new(
+        user: &'static str,
+        address: Arc<str>,
+        cause: impl fmt::Display,
+        timed_out: bool,
+    ) -> Self {
         Self {
+            user,
             address,
             cause: cause.to_string().into(),
             timed_out,
@@ -159,7 +182,7 @@ impl BackendError {
         &self.address
     }
 
-    /// Whether the server did not answer within the limiter's timeout (rather than failing).
+    /// Whether the server did not answer within its timeout (rather than failing).
     pub fn is_timeout(&self) -> bool {
         self.timed_out
     }
@@ -169,8 +192,8 @@ impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "rate limiter's Redis at {}: {}",
-            self.address, self.cause
+            "{}'s Redis at {}: {}",
+            self.user, self.address, self.cause
         )
     }
 }

@@ -129,7 +129,7 @@ impl RedisRateLimiter {
         );
         let interval = interval_micros("new", rate, per);
         check_span("new", interval, 1);
-        let backend = Backend::open(url)?;
+        let backend = Backend::open(url, "rate limiter", include_str!("rate_limit.lua"))?;
         Ok(Self {
             backend: Arc::new(backend),
             keys: Arc::new(Keys {

@@ -548,6 +548,8 @@ impl Waiter {
                 self.refused_by.store(total, Ordering::Relaxed);
                 REFUSED_TOO_LARGE
             }
+            #[cfg(feature = "redis")]
+            Err(AcquireError::Backend(_)) => unreachable!("the local semaphore has no backend"),
         };
         // Release: the future that reads the decision sees the permits' history (ours, or the
         // settle's CAS acquired it) and `refused_by`.

@@ -699,7 +699,10 @@ impl fmt::Debug for OwnedSemaphorePermit {
 }
 
 /// Why an acquire failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Not `Copy`: the `Backend` variant (feature `redis`) carries the server's address and the
+/// cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AcquireError {
     /// The semaphore was closed.
@@ -711,6 +714,11 @@ pub enum AcquireError {
         /// The semaphore's total when the request was refused.
         total: usize,
     },
+    /// A [`RedisSemaphore`](crate::RedisSemaphore)'s server could not be reached or did not
+    /// answer within its timeout (and the semaphore fails closed, the default).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    Backend(crate::BackendError),
 }
 
 impl fmt::Display for AcquireError {
@@ -721,14 +729,27 @@ impl fmt::Display for AcquireError {
                 f,
                 "requested {requested} permits from a semaphore with a total of {total}"
             ),
+            #[cfg(feature = "redis")]
+            Self::Backend(backend) => backend.fmt(f),
         }
     }
 }
 
-impl Error for AcquireError {}
+impl Error for AcquireError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Backend(backend) => Some(backend),
+            _ => None,
+        }
+    }
+}
 
 /// Why a `try_acquire*` failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Not `Copy`: the `Backend` variant (feature `redis`) carries the server's address and the
+/// cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TryAcquireError {
     /// The semaphore was closed.
@@ -742,6 +763,11 @@ pub enum TryAcquireError {
         /// The semaphore's total when the request was refused.
         total: usize,
     },
+    /// A [`RedisSemaphore`](crate::RedisSemaphore)'s server could not be reached or did not
+    /// answer within its timeout (and the semaphore fails closed, the default).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    Backend(crate::BackendError),
 }
 
 impl fmt::Display for TryAcquireError {
@@ -753,8 +779,18 @@ impl fmt::Display for TryAcquireError {
                 f,
                 "requested {requested} permits from a semaphore with a total of {total}"
             ),
+            #[cfg(feature = "redis")]
+            Self::Backend(backend) => backend.fmt(f),
         }
     }
 }
 
-impl Error for TryAcquireError {}
+impl Error for TryAcquireError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Backend(backend) => Some(backend),
+            _ => None,
+        }
+    }
+}
