@@ -368,7 +368,7 @@ fn run(case: Case) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 16 } else { 4096 },
+        cases: if cfg!(miri) { 8 } else { 4096 },
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

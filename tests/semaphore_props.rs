@@ -57,7 +57,7 @@ struct Pending {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 512 }, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 512 }, ..ProptestConfig::default() })]
 
     #[test]
     fn no_permit_is_lost_and_the_queue_is_fifo(

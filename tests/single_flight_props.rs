@@ -221,7 +221,7 @@ fn check(ops: Vec<Op>) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 2000 },
+        cases: if cfg!(miri) { 4 } else { 2000 },
         ..ProptestConfig::default()
     })]
 

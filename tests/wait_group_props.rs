@@ -66,7 +66,7 @@ impl Waiter<'_> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 512 }, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 512 }, ..ProptestConfig::default() })]
 
     #[test]
     fn every_waiter_that_should_wake_does(ops in prop::collection::vec(op(), 1..80)) {

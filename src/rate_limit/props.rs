@@ -166,7 +166,7 @@ fn simulate(
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 1024 },
+        cases: if cfg!(miri) { 2 } else { 1024 },
         failure_persistence: regressions(),
         ..ProptestConfig::default()
     })]

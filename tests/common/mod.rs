@@ -110,7 +110,10 @@ impl Runtime for FuturesExecutor {
 macro_rules! runtime_tests {
     ($($(#[$meta:meta])* $scenario:ident),* $(,)?) => {
         $crate::runtime_tests!(@rt tokio_current_thread, $crate::common::TokioCurrentThread, [], $($(#[$meta])* $scenario),*);
-        $crate::runtime_tests!(@rt tokio_multi_thread, $crate::common::TokioMultiThread, [], $($(#[$meta])* $scenario),*);
+        // Under Miri, the spawned tasks' threads come from futures' thread pool below: tokio's
+        // multi-thread flavour would run the same scenarios on threads again, at a third of
+        // the Miri run's time.
+        $crate::runtime_tests!(@rt tokio_multi_thread, $crate::common::TokioMultiThread, [#[cfg_attr(miri, ignore)]], $($(#[$meta])* $scenario),*);
         // async-std and smol drive async-io's reactor (epoll, timerfd), which Miri cannot run.
         $crate::runtime_tests!(@rt async_std, $crate::common::AsyncStd, [#[cfg_attr(miri, ignore)]], $($(#[$meta])* $scenario),*);
         $crate::runtime_tests!(@rt smol, $crate::common::Smol, [#[cfg_attr(miri, ignore)]], $($(#[$meta])* $scenario),*);
