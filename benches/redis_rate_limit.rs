@@ -17,11 +17,14 @@
 //!    4 000 grants: achieved rate, round trips per grant (counted by the server, `INFO
 //!    commandstats`), and how late grants land against the ideal schedule (p50/p99).
 
-use std::process::{Child, Command, Stdio};
+#[path = "common/redis_server.rs"]
+mod redis_server;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use redis_server::Server;
 use taskgroup::{RateLimiter, RedisRateLimiter};
 
 /// go-redis/redis_rate's GCRA "allow" (our rewrite): float seconds since 2017, a `tat` per key.
@@ -72,68 +75,7 @@ impl Peer {
     }
 }
 
-struct Server {
-    child: Child,
-    url: String,
-    dir: std::path::PathBuf,
-}
-
 impl Server {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("taskgroup-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the bench needs `redis-server` (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Self {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-            dir,
-        }
-    }
-
-    fn sync(&self) -> redis::Connection {
-        redis::Client::open(self.url.as_str())
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-
-    fn reset_stats(&self) {
-        let _: () = redis::cmd("CONFIG")
-            .arg("RESETSTAT")
-            .query(&mut self.sync())
-            .unwrap();
-    }
-
-    /// Script calls (`EVALSHA` + `EVAL`) since the last reset: the round trips of both limiters.
-    fn script_calls(&self) -> u64 {
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query(&mut self.sync())
-            .unwrap();
-        ["cmdstat_evalsha:calls=", "cmdstat_eval:calls="]
-            .iter()
-            .filter_map(|prefix| info.lines().find_map(|l| l.strip_prefix(prefix)))
-            .map(|rest| rest.split(',').next().unwrap().parse::<u64>().unwrap())
-            .sum()
-    }
-
     async fn peer(&self, key: &str, rate: u32, burst: u32) -> Peer {
         let client = redis::Client::open(self.url.as_str()).unwrap();
         let _: () = redis::cmd("DEL").arg(key).query(&mut self.sync()).unwrap();
@@ -143,14 +85,6 @@ impl Server {
             key: key.to_owned(),
             args: (burst, rate, 1.0),
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -282,7 +216,7 @@ fn schedule(server: &Server) {
         &times,
         RATE,
         BURST,
-        server.script_calls(),
+        server.calls(&["evalsha", "eval"]),
     );
     let peer = Arc::new(rt.block_on(server.peer("peer-schedule", RATE, BURST)));
     rt.block_on(async { peer.acquire().await }); // loads the peer's script; one extra grant
@@ -296,7 +230,7 @@ fn schedule(server: &Server) {
         &times,
         RATE,
         BURST,
-        server.script_calls(),
+        server.calls(&["evalsha", "eval"]),
     );
     let local = Arc::new(RateLimiter::new(RATE, Duration::from_secs(1)).with_burst(BURST));
     let times = rt.block_on(run(TASKS, GRANTS, move || {

@@ -18,12 +18,15 @@
 //!    second, Redis commands per acquisition (counted by the server), the wait for a permit
 //!    (p50/p99), and the most permits held at once (must be 4).
 
-use std::process::{Child, Command, Stdio};
+#[path = "common/redis_server.rs"]
+mod redis_server;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use redis_server::Server;
 use taskgroup::{RedisSemaphore, Semaphore};
 
 /// The hand-rolled counting semaphore.
@@ -66,72 +69,7 @@ impl Peer {
     }
 }
 
-struct Server {
-    child: Child,
-    url: String,
-    dir: std::path::PathBuf,
-}
-
 impl Server {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("taskgroup-bench-sem-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the bench needs `redis-server` (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Self {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-            dir,
-        }
-    }
-
-    fn sync(&self) -> redis::Connection {
-        redis::Client::open(self.url.as_str())
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-
-    fn reset_stats(&self) {
-        let _: () = redis::cmd("CONFIG")
-            .arg("RESETSTAT")
-            .query(&mut self.sync())
-            .unwrap();
-    }
-
-    /// Calls of `commands` since the last reset (`INFO commandstats`).
-    fn calls(&self, commands: &[&str]) -> u64 {
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query(&mut self.sync())
-            .unwrap();
-        commands
-            .iter()
-            .filter_map(|c| {
-                let prefix = format!("cmdstat_{c}:calls=");
-                info.lines()
-                    .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
-            })
-            .map(|rest| rest.split(',').next().unwrap().parse::<u64>().unwrap())
-            .sum()
-    }
-
     async fn peer(&self, key: &str, total: i64) -> Peer {
         let _: () = redis::cmd("DEL").arg(key).query(&mut self.sync()).unwrap();
         let client = redis::Client::open(self.url.as_str()).unwrap();
@@ -140,14 +78,6 @@ impl Server {
             key: key.to_owned(),
             total,
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
