@@ -79,6 +79,11 @@ fn add_done_uncontended(c: &mut Criterion) {
         b.iter(|| drop(black_box(&wg).guard()))
     });
     drop(held);
+    // A guard on an empty group is the first and the last: it also takes and gives back the
+    // group's keep-alive (an `Arc` count), the price of the guard that ends a batch.
+    g.bench_function("taskgroup_guard_drop_to_zero", |b| {
+        b.iter(|| drop(black_box(&wg).guard()))
+    });
     g.bench_function("taskgroup_add_done_to_zero", |b| {
         b.iter(|| {
             black_box(&wg).add(1);

@@ -9,15 +9,35 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 
 use crate::notify::{Ticket, WakerList};
-use crate::sync::{block_on, block_on_until, fence, Arc, AtomicUsize, Ordering};
+use crate::sync::{block_on, block_on_until, fence, Arc, AtomicU64, Ordering};
 
-/// The state word is `count << 1 | WAITERS`.
-const WAITERS: usize = 1;
+/// The state word is `guards << GUARDS_SHIFT | count << 1 | WAITERS`: the live guards in the top
+/// 31 bits, the count (which includes one unit per live guard) in the 32 bits below them.
+const WAITERS: u64 = 1;
 /// One unit of count in the state word.
-const ONE: usize = 2;
-/// The largest count a group holds; an `add` past it panics. Keeping the count at or below a
-/// quarter of `usize` leaves room to detect an overflow before the word wraps.
-const MAX_COUNT: usize = usize::MAX >> 2;
+const ONE: u64 = 2;
+/// The count's bits in the state word.
+const COUNT_MASK: u64 = (u32::MAX as u64) << 1;
+/// Where the number of live guards starts in the state word.
+const GUARDS_SHIFT: u32 = 33;
+/// One live guard: a unit of count and one in the guards field, added or removed in one RMW.
+const ONE_GUARD: u64 = (1 << GUARDS_SHIFT) + ONE;
+/// The largest count a group holds (Go's counter is an `int32` too); an `add` past it panics.
+/// Twice the maximum still fits the count's 32 bits, and one guard more than the maximum fits
+/// the guards' 31, so an overflow is detected, and undone, before it spills into the next field.
+const MAX_COUNT: usize = (1 << 31) - 2;
+
+/// The count in a state word (live guards included).
+#[inline]
+fn count_of(state: u64) -> usize {
+    ((state & COUNT_MASK) >> 1) as usize
+}
+
+/// The live guards in a state word.
+#[inline]
+fn guards_of(state: u64) -> usize {
+    (state >> GUARDS_SHIFT) as usize
+}
 
 /// Waits for a collection of tasks to finish: Go's `sync.WaitGroup` for async Rust.
 ///
@@ -88,12 +108,16 @@ pub struct AsyncWaitGroup {
 }
 
 struct Inner {
-    /// `count << 1 | WAITERS`: outstanding work, and whether someone may be waiting in `zero`.
-    /// Every change is a read-modify-write, so all `done()`s form one release sequence that a
-    /// waiter reading the zero reads in full. Keeping the flag in the same word as the count lets
-    /// `done()` skip the wake-up (a lock) when nobody waits, with no fence of its own: the order
-    /// of the two RMWs on one word settles every race.
-    state: AtomicUsize,
+    /// `guards << 33 | count << 1 | WAITERS`: live guards, outstanding work, and whether someone
+    /// may be waiting in `zero`. Every change is a read-modify-write, so all `done()`s form one
+    /// release sequence that a waiter reading the zero reads in full. Keeping the flag in the
+    /// same word as the count lets `done()` skip the wake-up (a lock) when nobody waits, with no
+    /// fence of its own: the order of the two RMWs on one word settles every race.
+    ///
+    /// While any guard lives, the group holds one extra strong count of its own `Arc` (taken by
+    /// the guard that found no other, given back by the last one dropped), so a guard is a plain
+    /// pointer and costs one RMW to make and one to drop (issue 21), not an `Arc` clone on top.
+    state: AtomicU64,
     /// Woken when the count goes from one to zero with `WAITERS` set, after the list's lock is
     /// released (a waker may call back into the group: see `crate::notify`). Waiters treat a
     /// wake-up as a hint and look at the count again: it can be late (issued for a zero that
@@ -113,7 +137,7 @@ impl AsyncWaitGroup {
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Inner {
-                state: AtomicUsize::new(0),
+                state: AtomicU64::new(0),
                 zero: WakerList::new(),
             }),
         }
@@ -127,7 +151,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// If the count would exceed `usize::MAX >> 2`; the count is left unchanged.
+    /// If the count would exceed 2 147 483 646 (`i32::MAX - 1`); the count is left unchanged.
     ///
     /// # Examples
     ///
@@ -144,9 +168,11 @@ impl AsyncWaitGroup {
         if n > MAX_COUNT {
             overflow(self.count(), n);
         }
-        let old = self.inner.state.fetch_add(n * ONE, Ordering::Relaxed) >> 1;
+        // `n <= MAX_COUNT`, so this stays inside the count's bits even if it overflows.
+        let units = n as u64 * ONE;
+        let old = count_of(self.inner.state.fetch_add(units, Ordering::Relaxed));
         if n > MAX_COUNT - old.min(MAX_COUNT) {
-            self.inner.state.fetch_sub(n * ONE, Ordering::Relaxed);
+            self.inner.state.fetch_sub(units, Ordering::Relaxed);
             overflow(old, n);
         }
     }
@@ -156,7 +182,9 @@ impl AsyncWaitGroup {
     /// # Panics
     ///
     /// If the count is already zero, that is, `done()` was called more times than
-    /// [`add`](Self::add) counted (Go panics the same way). The count stays at zero.
+    /// [`add`](Self::add) counted (Go panics the same way). The count stays at zero. A live
+    /// [`guard`](Self::guard) counts its own unit, which only its drop takes back: `done()` panics
+    /// the same way when the rest of the count is all guards.
     ///
     /// # Examples
     ///
@@ -176,7 +204,9 @@ impl AsyncWaitGroup {
         // the release sequence of every earlier `done()`, as all writers are RMWs.
         let mut old = self.inner.state.load(Ordering::Relaxed);
         loop {
-            if old >> 1 == 0 {
+            // Never the unit of a live guard, whose drop takes it back: the count stays at or
+            // above the guards, which the guards' drop relies on.
+            if count_of(old) <= guards_of(old) {
                 below_zero();
             }
             match self.inner.state.compare_exchange_weak(
@@ -189,27 +219,9 @@ impl AsyncWaitGroup {
                 Err(actual) => old = actual,
             }
         }
-        if old >> 1 == 1 && old & WAITERS != 0 {
-            self.wake_waiters();
+        if count_of(old) == 1 && old & WAITERS != 0 {
+            self.inner.wake_waiters();
         }
-    }
-
-    /// The count reached zero with `WAITERS` set: clear the flag if the word is still exactly
-    /// "zero, waiters", and wake every waiter.
-    #[cold]
-    fn wake_waiters(&self) {
-        // Acquire: the waiters' flag-setting RMWs came after their listener was inserted, so
-        // reading them makes those insertions happen-before the `notify` below, which then finds
-        // every listener. (A waiter whose RMW comes later sees the zero in it.)
-        fence(Ordering::Acquire);
-        // Clearing fails if work was added meanwhile; the flag then stays for the next zero.
-        // A waiter that still needs it sets it again with its next look at the count.
-        let _ = self
-            .inner
-            .state
-            .compare_exchange(WAITERS, 0, Ordering::Relaxed, Ordering::Relaxed);
-        // The race between registering and waking is settled by the RMWs on `state` above.
-        self.inner.zero.wake_all();
     }
 
     /// The current count: work added and not yet done.
@@ -229,7 +241,7 @@ impl AsyncWaitGroup {
     #[inline]
     pub fn count(&self) -> usize {
         // Acquire: a zero read here comes with every finished task's writes.
-        self.inner.state.load(Ordering::Acquire) >> 1
+        count_of(self.inner.state.load(Ordering::Acquire))
     }
 
     /// Counts one piece of work and returns a guard that calls [`done`](Self::done) when it is
@@ -240,7 +252,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// As [`add`](Self::add), if the count would exceed `usize::MAX >> 2`.
+    /// As [`add`](Self::add), if the count would exceed 2 147 483 646.
     ///
     /// # Examples
     ///
@@ -252,9 +264,28 @@ impl AsyncWaitGroup {
     /// });
     /// wg.wait_blocking();
     /// ```
+    #[inline]
     pub fn guard(&self) -> WaitGroupGuard {
-        self.add(1);
-        WaitGroupGuard { wg: self.clone() }
+        // Relaxed: as `add`.
+        let old = self.inner.state.fetch_add(ONE_GUARD, Ordering::Relaxed);
+        if guards_of(old) == 0 {
+            // The first live guard: the group keeps its own `Arc` alive for every guard until
+            // the last one is dropped. This handle is alive meanwhile, so the count never
+            // reaches zero in between, and this increment happens-before the guard (and so
+            // before the drop that gives it back: see `WaitGroupGuard::drop`).
+            std::mem::forget(Arc::clone(&self.inner));
+        }
+        let guard = WaitGroupGuard {
+            // `as_ptr`, not a reference: the pointer keeps the provenance of the whole `Arc`
+            // allocation, which the last guard's `decrement_strong_count` needs.
+            inner: Arc::as_ptr(&self.inner),
+        };
+        if count_of(old) >= MAX_COUNT {
+            // Undone the way every guard is, so the keep-alive above stays balanced.
+            drop(guard);
+            overflow(count_of(old), 1);
+        }
+        guard
     }
 
     /// Counts one piece of work now and returns `future`, wrapped so that it is done when the
@@ -265,7 +296,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// As [`add`](Self::add), if the count would exceed `usize::MAX >> 2`.
+    /// As [`add`](Self::add), if the count would exceed 2 147 483 646.
     ///
     /// # Examples
     ///
@@ -378,6 +409,23 @@ impl AsyncWaitGroup {
 }
 
 impl Inner {
+    /// The count reached zero with `WAITERS` set: clear the flag if the word is still exactly
+    /// "zero, waiters", and wake every waiter.
+    #[cold]
+    fn wake_waiters(&self) {
+        // Acquire: the waiters' flag-setting RMWs came after their listener was inserted, so
+        // reading them makes those insertions happen-before the `notify` below, which then finds
+        // every listener. (A waiter whose RMW comes later sees the zero in it.)
+        fence(Ordering::Acquire);
+        // Clearing fails if work was added meanwhile; the flag then stays for the next zero.
+        // A waiter that still needs it sets it again with its next look at the count.
+        let _ = self
+            .state
+            .compare_exchange(WAITERS, 0, Ordering::Relaxed, Ordering::Relaxed);
+        // The race between registering and waking is settled by the RMWs on `state` above.
+        self.zero.wake_all();
+    }
+
     /// The one wait algorithm, shared by [`Wait`] and the blocking waits (STYLE.md): look at the
     /// count; if it is not zero, register the waker; look again; only then wait.
     fn poll_zero(&self, key: &mut Option<Ticket>, waker: &Waker) -> Poll<()> {
@@ -398,7 +446,7 @@ impl Inner {
     /// `done()` that reads the flag. That `done()` either comes after this RMW in the word's
     /// order, sees the flag and wakes us, or before it, and we see its zero.
     fn look(&self) -> bool {
-        self.state.fetch_or(WAITERS, Ordering::AcqRel) >> 1 == 0
+        count_of(self.state.fetch_or(WAITERS, Ordering::AcqRel)) == 0
     }
 }
 
@@ -464,7 +512,7 @@ impl Drop for Wait<'_> {
 impl fmt::Debug for Wait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
-            .field("count", &(self.inner.state.load(Ordering::Relaxed) >> 1))
+            .field("count", &count_of(self.inner.state.load(Ordering::Relaxed)))
             .field("listening", &self.key.is_some())
             .finish()
     }
@@ -487,19 +535,63 @@ impl fmt::Debug for Wait<'_> {
 /// ```
 #[must_use = "the work is done as soon as the guard is dropped"]
 pub struct WaitGroupGuard {
-    wg: AsyncWaitGroup,
+    /// The group's state, kept alive by the strong count the group holds while any guard lives
+    /// (see `Inner::state`): a pointer rather than an `Arc`, so that a guard costs one RMW to make
+    /// and one to drop.
+    inner: *const Inner,
+}
+
+// SAFETY: a guard only reads `Inner` through shared references (atomics and the waker list,
+// which is `Sync`), and `Inner` is `Send + Sync`; the pointer stays valid on any thread for as
+// long as the guard lives (see `inner`).
+unsafe impl Send for WaitGroupGuard {}
+// SAFETY: as `Send`: `&WaitGroupGuard` gives no access beyond a shared `&Inner`.
+unsafe impl Sync for WaitGroupGuard {}
+
+impl WaitGroupGuard {
+    #[inline]
+    fn inner(&self) -> &Inner {
+        // SAFETY: while this guard lives, the guards field of the state counts it, and the group
+        // holds a strong count of its `Arc<Inner>` for as long as that field is above zero; it
+        // is given back only by the drop that takes the field to zero, which is this guard's
+        // own drop or comes after it.
+        unsafe { &*self.inner }
+    }
 }
 
 impl Drop for WaitGroupGuard {
+    #[inline]
     fn drop(&mut self) {
-        self.wg.done();
+        let inner = self.inner();
+        // Release: as `done()`, publishes this task's writes to whoever reads the zero. A plain
+        // `fetch_sub`: `done()` never takes a guard's unit, so the count is at least one and
+        // the guards field at least this guard.
+        let old = inner.state.fetch_sub(ONE_GUARD, Ordering::Release);
+        debug_assert!(guards_of(old) >= 1 && count_of(old) >= guards_of(old));
+        if count_of(old) == 1 && old & WAITERS != 0 {
+            // The last guard then (the count holds every guard): the keep-alive is still ours.
+            inner.wake_waiters();
+        }
+        if guards_of(old) == 1 {
+            // Acquire: makes the increment of the guard that took the keep-alive, and every
+            // guard's use of `inner`, happen-before the decrement that may free it.
+            fence(Ordering::Acquire);
+            // SAFETY: the last live guard gives back the strong count the first one took with
+            // `Arc::clone` + `forget` (`guard()`): the pointer is that `Arc`'s, and that count
+            // is still held (only this drop, which took the guards field to zero, releases it).
+            // `inner` is not used after this.
+            unsafe { Arc::decrement_strong_count(self.inner) };
+        }
     }
 }
 
 impl fmt::Debug for WaitGroupGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitGroupGuard")
-            .field("count", &self.wg.count())
+            .field(
+                "count",
+                &count_of(self.inner().state.load(Ordering::Acquire)),
+            )
             .finish()
     }
 }
@@ -602,7 +694,7 @@ mod tests {
         let err = std::panic::catch_unwind(|| wg.add(MAX_COUNT)).unwrap_err();
         let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
         assert!(
-            msg.contains("add(9223372036854775807)") || msg.contains("overflows"),
+            msg.contains("add(2147483646) overflows the count: it is 3"),
             "{msg}"
         );
         assert_eq!(wg.count(), 3);
@@ -610,6 +702,63 @@ mod tests {
         assert_eq!(wg.count(), 3);
         wg.add(MAX_COUNT - 3); // exactly the maximum is allowed
         assert_eq!(wg.count(), MAX_COUNT);
+    }
+
+    #[test]
+    fn done_never_takes_the_unit_of_a_live_guard() {
+        let wg = AsyncWaitGroup::new();
+        let guard = wg.guard();
+        wg.add(1);
+        wg.done(); // the add's unit
+        let err = std::panic::catch_unwind(|| wg.done()).unwrap_err();
+        let msg = err.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert!(msg.contains("more times than add()"), "{msg}");
+        assert_eq!(wg.count(), 1, "the guard's unit is still counted");
+        drop(guard);
+        assert_eq!(wg.count(), 0);
+    }
+
+    #[test]
+    fn a_guard_past_the_maximum_panics_and_leaves_the_count_unchanged() {
+        let wg = AsyncWaitGroup::new();
+        let first = wg.guard();
+        wg.add(MAX_COUNT - 1);
+        let err = std::panic::catch_unwind(|| wg.guard()).unwrap_err();
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("add(1) overflows the count"), "{msg}");
+        assert_eq!(wg.count(), MAX_COUNT);
+        assert_eq!(guards_of(wg.inner.state.load(Ordering::Relaxed)), 1);
+        drop(first);
+        assert_eq!(wg.count(), MAX_COUNT - 1);
+        // A refused first guard gives back the keep-alive it took.
+        let empty = AsyncWaitGroup::new();
+        empty.add(MAX_COUNT);
+        assert!(std::panic::catch_unwind(|| empty.guard()).is_err());
+        assert_eq!(Arc::strong_count(&empty.inner), 1);
+    }
+
+    #[test]
+    fn guards_keep_the_group_alive_after_every_handle_is_gone() {
+        let wg = AsyncWaitGroup::new();
+        let guards: Vec<_> = (0..3).map(|_| wg.guard()).collect();
+        assert_eq!(
+            Arc::strong_count(&wg.inner),
+            2,
+            "one keep-alive for all guards"
+        );
+        let weak = Arc::downgrade(&wg.inner);
+        drop(wg);
+        assert_eq!(format!("{:?}", guards[0]), "WaitGroupGuard { count: 3 }");
+        drop(guards);
+        assert!(weak.upgrade().is_none(), "the last guard frees the group");
+
+        let wg = AsyncWaitGroup::new();
+        drop(wg.guard());
+        assert_eq!(
+            Arc::strong_count(&wg.inner),
+            1,
+            "the keep-alive is given back"
+        );
     }
 
     #[test]

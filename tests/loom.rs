@@ -112,6 +112,43 @@ fn reuse_racing_a_zero_and_a_registering_waiter() {
     });
 }
 
+/// A guard is a pointer that the group keeps alive (its own `Arc`, held while any guard lives):
+/// the last guard may be dropped on another thread after every handle is gone, and the group's
+/// memory is freed once, by whichever drop comes last (loom reports a leaked or double-freed
+/// `Arc`).
+#[test]
+fn guards_outlive_every_handle() {
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        let first = wg.guard();
+        let second = wg.guard();
+        drop(wg);
+        let other = thread::spawn(move || drop(first));
+        drop(second);
+        other.join().unwrap();
+    });
+}
+
+/// The last guard's drop (which gives the keep-alive back and wakes the waiter) racing a new
+/// guard on another handle (which takes it again): the waiter wakes, the count ends at zero,
+/// and the keep-alive is balanced.
+#[test]
+fn the_last_guard_racing_a_new_guard_and_a_waiter() {
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        let first = wg.guard();
+        let again = {
+            let wg = wg.clone();
+            thread::spawn(move || drop(wg.guard()))
+        };
+        let dropper = thread::spawn(move || drop(first));
+        loom::future::block_on(wg.wait());
+        again.join().unwrap();
+        dropper.join().unwrap();
+        assert_eq!(wg.count(), 0);
+    });
+}
+
 mod semaphore {
     use super::*;
     use std::future::Future;
