@@ -158,6 +158,33 @@ fn uncontended_acquire_await(c: &mut Criterion) {
         b.iter(|| drop(poll_once(black_box(&sem).acquire())))
     });
 
+    // The owned forms: `sem.clone().acquire_owned()` polled once and the permit dropped. The
+    // floor adds the `Arc` clone and drop a user pays to the CAS and `fetch_add`.
+    let floor = Arc::new(Floor(AtomicUsize::new(FREE_PERMITS)));
+    g.bench_function("floor_owned_cas_add_arc", |b| {
+        b.iter(|| {
+            let owned = black_box(&floor).clone();
+            assert!(owned.try_acquire());
+            owned.release();
+            drop(black_box(owned));
+        })
+    });
+
+    let sem = Arc::new(taskgroup::Semaphore::new(FREE_PERMITS));
+    g.bench_function("taskgroup_owned", |b| {
+        b.iter(|| drop(poll_once(black_box(&sem).clone().acquire_owned()).expect("open")))
+    });
+
+    let sem = Arc::new(tokio::sync::Semaphore::new(FREE_PERMITS));
+    g.bench_function("tokio_owned", |b| {
+        b.iter(|| drop(poll_once(black_box(&sem).clone().acquire_owned()).expect("open")))
+    });
+
+    let sem = Arc::new(async_lock::Semaphore::new(FREE_PERMITS));
+    g.bench_function("async_lock_arc", |b| {
+        b.iter(|| drop(poll_once(black_box(&sem).acquire_arc())))
+    });
+
     g.finish();
 }
 

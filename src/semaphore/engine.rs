@@ -226,6 +226,7 @@ impl Semaphore {
     }
 
     /// The lock-free path of every acquire: one compare-and-swap when nobody waits.
+    #[inline]
     pub(super) fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
         // Acquire on success: pairs with the Release of the `fetch_add` that returned the
         // permits, so the previous holder's work happens-before ours.
@@ -235,18 +236,7 @@ impl Semaphore {
                 return Err(TryAcquireError::Closed);
             }
             if state & SLOW != 0 || state >> SHIFT < n {
-                if n == 0 {
-                    // Nothing to take: ready even behind a queue, as `acquire_many(0)` is.
-                    return Ok(());
-                }
-                let total = self.total.load(Ordering::Relaxed);
-                if n > total && total != 0 {
-                    return Err(TryAcquireError::TooLarge {
-                        requested: n,
-                        total,
-                    });
-                }
-                return Err(TryAcquireError::NoPermits);
+                return self.try_take_refused(n);
             }
             match self.state.compare_exchange_weak(
                 state,
@@ -260,7 +250,27 @@ impl Semaphore {
         }
     }
 
+    /// Why `try_take` takes nothing (or, for `n == 0`, that it needs nothing).
+    #[cold]
+    #[inline(never)]
+    fn try_take_refused(&self, n: usize) -> Result<(), TryAcquireError> {
+        if n == 0 {
+            // Nothing to take: ready even behind a queue, as `acquire_many(0)` is.
+            return Ok(());
+        }
+        let total = self.total.load(Ordering::Relaxed);
+        if n > total && total != 0 {
+            return Err(TryAcquireError::TooLarge {
+                requested: n,
+                total,
+            });
+        }
+        Err(TryAcquireError::NoPermits)
+    }
+
     /// Gives `n` permits back: one `fetch_add`, plus the hand-off to waiters if any.
+    /// Inlined up to the `fetch_add` (issue 21: a permit's drop is on every acquire's path).
+    #[inline]
     pub(super) fn release(&self, n: usize) {
         if n == 0 {
             return;
@@ -275,7 +285,14 @@ impl Semaphore {
             // Someone queued meanwhile: the permits are in the word, serve the queue from it.
             in_hand = 0;
         }
-        // Waiters are queued: hand the permits to them directly under the lock.
+        self.release_to_queue(in_hand);
+    }
+
+    /// Waiters are queued: hand the permits to them directly under the lock (`in_hand` of them
+    /// are not in the state word).
+    #[cold]
+    #[inline(never)]
+    fn release_to_queue(&self, in_hand: usize) {
         let mut queue = lock(&self.queue);
         let mut wakes = WakeList::new();
         self.settle_locked(&mut queue, in_hand, &mut wakes);
@@ -639,6 +656,8 @@ impl Waiting {
         }
     }
 
+    /// Inlined up to the first `try_take` (issue 21): the uncontended acquire is that alone.
+    #[inline]
     pub(super) fn poll(
         &mut self,
         sem: &Semaphore,
@@ -648,6 +667,10 @@ impl Waiting {
             !self.finished,
             "a semaphore acquire polled after it completed"
         );
+        if self.queued.is_none() && self.permits != 0 && sem.try_take(self.permits).is_ok() {
+            self.finished = true;
+            return Poll::Ready(Ok(()));
+        }
         let outcome = self.poll_inner(sem, cx);
         self.finished = outcome.is_ready();
         outcome
@@ -702,6 +725,7 @@ impl Waiting {
         }
     }
 
+    #[inline]
     pub(super) fn cancel(&mut self, sem: &Semaphore) {
         if let Some(queued) = self.queued.take() {
             sem.cancel(&queued);
