@@ -6,7 +6,10 @@
 //!    taskgroup's `try_acquire`, governor's `check` (on its default TSC clock, and on std's
 //!    `Instant` as taskgroup reads it), leaky-bucket's `try_acquire(1)`, and reading
 //!    `Instant::now()` alone (the floor of any limiter on std's clock).
-//! 2. and 3. `schedule` (a plain timed run, printed as a table): 1 000 tasks share one limiter of
+//! 2. `rate_64_tasks_acquire_await` (criterion): 64 tokio tasks awaiting grants from a limiter
+//!    that is never the bottleneck (10^9 per second), against governor and leaky-bucket's unfair
+//!    mode: the cost of a grant that needs no waiting, under contention.
+//! 3. and 4. `schedule` (a plain timed run, printed as a table): 1 000 tasks share one limiter of
 //!    10 000 calls per second (burst 10) for 10 000 grants (about one second), on tokio's
 //!    multi-thread runtime (2 workers) and on a 2-thread smol executor. Per limiter: the achieved
 //!    rate against the target, how far grants land from the ideal schedule (the k-th grant at
@@ -73,10 +76,108 @@ fn uncontended_try_acquire(c: &mut Criterion) {
     g.bench_function("leaky_bucket", |b| {
         b.iter(|| black_box(leaky.try_acquire(1)))
     });
+    // Unfair: no queue to respect, and no clock read while tokens are banked (a refill reads it).
+    let leaky_unfair = leaky_bucket::RateLimiter::builder()
+        .max(1 << 40)
+        .initial(1 << 40)
+        .refill(1)
+        .interval(Duration::from_millis(1))
+        .fair(false)
+        .build();
+    g.bench_function("leaky_bucket_unfair", |b| {
+        b.iter(|| black_box(leaky_unfair.try_acquire(1)))
+    });
     // The floor of any limiter on std's clock: reading it (governor reads quanta's TSC clock;
     // leaky-bucket's fast path reads no clock while tokens are banked).
     g.bench_function("floor_std_instant_now", |b| {
         b.iter(|| black_box(Instant::now()))
+    });
+    // The clock taskgroup's default build reads (and governor's): the CPU's time-stamp counter.
+    g.bench_function("floor_quanta_now", |b| {
+        b.iter(|| black_box(quanta::Instant::now()))
+    });
+    g.finish();
+}
+
+/// Tasks per run and acquires per task of `rate_64_tasks_acquire_await`.
+const AWAIT_TASKS: usize = 64;
+const AWAITS: usize = 100;
+
+/// 64 tasks on tokio's multi-thread runtime (2 workers) each `acquire().await` 100 times from one
+/// limiter of 10^9 slots per second with a burst of 10^6: the limiter is never the bottleneck,
+/// so this is the cost of the await itself under contention (time per run of 6 400 acquires).
+/// governor's `until_ready` and leaky-bucket's unfair `acquire_one` beside it.
+fn contended_acquire_await(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rate_64_tasks_acquire_await");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    fn run<F, Fut>(rt: &tokio::runtime::Runtime, acquire: F)
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..AWAIT_TASKS)
+                .map(|_| {
+                    let acquire = acquire.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..AWAITS {
+                            acquire().await;
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("no panic");
+            }
+        })
+    }
+
+    let ours = Arc::new(
+        taskgroup::RateLimiter::new(1_000_000_000, Duration::from_secs(1)).with_burst(1_000_000),
+    );
+    g.bench_function("taskgroup", |b| {
+        b.iter(|| {
+            let ours = ours.clone();
+            run(&rt, move || {
+                let ours = ours.clone();
+                async move { ours.acquire().await.expect("within the burst") }
+            })
+        })
+    });
+    let gov: Arc<Gov> = Arc::new(Governor::direct(
+        Quota::per_second(NonZeroU32::new(1_000_000_000).unwrap())
+            .allow_burst(NonZeroU32::new(1_000_000).unwrap()),
+    ));
+    g.bench_function("governor", |b| {
+        b.iter(|| {
+            let gov = gov.clone();
+            run(&rt, move || {
+                let gov = gov.clone();
+                async move { gov.until_ready().await }
+            })
+        })
+    });
+    let leaky = Arc::new(
+        leaky_bucket::RateLimiter::builder()
+            .max(1 << 40)
+            .initial(1 << 40)
+            .refill(1)
+            .interval(Duration::from_millis(1))
+            .fair(false)
+            .build(),
+    );
+    g.bench_function("leaky_bucket_unfair", |b| {
+        b.iter(|| {
+            let leaky = leaky.clone();
+            run(&rt, move || {
+                let leaky = leaky.clone();
+                async move { leaky.acquire_one().await }
+            })
+        })
     });
     g.finish();
 }
@@ -299,6 +400,7 @@ fn schedules() {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     uncontended_try_acquire(&mut c);
+    contended_acquire_await(&mut c);
     c.final_summary();
     // `cargo bench --bench rate_limit -- uncontended` runs the criterion part only.
     if !std::env::args().any(|a| a.contains("uncontended")) {

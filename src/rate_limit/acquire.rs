@@ -70,7 +70,7 @@ impl Waiting {
                 return Poll::Ready(Ok(()));
             }
             let timer = limiter
-                .instant(booking.start)
+                .instant(booking.start, now)
                 .map_or_else(Timer::never, Timer::at);
             self.state = State::Booked { booking, timer };
         }
