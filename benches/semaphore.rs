@@ -27,6 +27,7 @@ use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
@@ -188,6 +189,81 @@ fn uncontended_acquire_await(c: &mut Criterion) {
     g.finish();
 }
 
+/// One contestant of a contended scenario: its name and one batch.
+type Line<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
+/// Rounds of a contended scenario: each runs one batch of every contestant.
+const INTERLEAVED_ROUNDS: usize = 60;
+
+/// Measures a contended scenario in interleaved rounds and hands the batch times to criterion.
+///
+/// This 2-core VM has phases: for seconds to minutes at a time every contended batch takes 2-3×
+/// as long, and not by the same factor for every contestant (cross-thread wake-ups get dearer,
+/// which hurts a strictly FIFO hand-off more than async-lock's barging). Measured one
+/// contestant after the other, as criterion does, two lines of one group could fall in
+/// different phases: that is how this bench once showed taskgroup at 3.91× tokio (6.64 ms in a
+/// slow phase against 1.70 ms in a fast one) while an outside harness saw 0.97×. So each round
+/// here runs one batch of every contestant, in an order that rotates from round to round, and
+/// every line's samples are its own batch times from those rounds, replayed to criterion in
+/// turn (criterion then reports their mean, over the same rounds for every line, after a
+/// fraction of a second of replay). The median of the per-round ratios to the first line is
+/// printed too: it is the comparison that no phase can skew.
+fn interleaved_group(c: &mut Criterion, group: &str, mut lines: Vec<Line<'_>>) {
+    let n = lines.len();
+    for (_, batch) in &mut lines {
+        batch(); // warm-up
+    }
+    let mut times = vec![Vec::with_capacity(INTERLEAVED_ROUNDS); n];
+    for round in 0..INTERLEAVED_ROUNDS {
+        for k in 0..n {
+            let i = (k + round) % n;
+            let started = Instant::now();
+            (lines[i].1)();
+            times[i].push(started.elapsed());
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    println!(
+        "{group}: {INTERLEAVED_ROUNDS} interleaved rounds; ratios to {}",
+        lines[0].0
+    );
+    for i in 0..n {
+        let ratios = (0..INTERLEAVED_ROUNDS)
+            .map(|r| times[i][r].as_secs_f64() / times[0][r].as_secs_f64())
+            .collect();
+        let med = median(times[i].iter().map(|t| t.as_secs_f64() * 1e6).collect());
+        let mean = times[i].iter().sum::<Duration>() / INTERLEAVED_ROUNDS as u32;
+        println!(
+            "  {:16} median {med:7.0} µs  mean {:7.0} µs  per-round ratio (median) {:.2}",
+            lines[i].0,
+            mean.as_secs_f64() * 1e6,
+            median(ratios)
+        );
+    }
+    let mut g = c.benchmark_group(group);
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(10))
+        .measurement_time(Duration::from_millis(100));
+    for (i, (name, _)) in lines.iter().enumerate() {
+        let recorded = &times[i];
+        let mut next = 0;
+        g.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        next += 1;
+                        recorded[next % recorded.len()]
+                    })
+                    .sum()
+            })
+        });
+    }
+    g.finish();
+}
+
 /// The multi-thread runtime of the contended scenarios: 2 workers, the size of the CI machine.
 /// The benchmark body runs in `block_on` on the main thread, so the workers run the tasks.
 fn multi_thread_runtime() -> Runtime {
@@ -218,113 +294,125 @@ where
 /// spawn the 64 tasks, join them (6 400 acquires, most of which wait).
 fn contended_tokio_mt_64x4(c: &mut Criterion) {
     let rt = multi_thread_runtime();
-    let mut g = c.benchmark_group("contended_tokio_mt_64x4");
-    g.sample_size(20);
-
-    g.bench_function("taskgroup", |b| {
-        b.to_async(&rt).iter(|| async {
-            let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
-            tokio_batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.acquire().await.expect("open");
-                        tokio::task::yield_now().await;
-                        drop(permit);
-                    }
-                }
-            })
-            .await;
-        })
-    });
-
-    g.bench_function("tokio", |b| {
-        b.to_async(&rt).iter(|| async {
-            let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
-            tokio_batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.acquire().await.expect("open");
-                        tokio::task::yield_now().await;
-                        drop(permit);
-                    }
-                }
-            })
-            .await;
-        })
-    });
-
-    g.bench_function("async_lock", |b| {
-        b.to_async(&rt).iter(|| async {
-            let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
-            tokio_batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.acquire().await;
-                        tokio::task::yield_now().await;
-                        drop(permit);
-                    }
-                }
-            })
-            .await;
-        })
-    });
-
-    // The owned forms, as a task that moves its permit elsewhere would use them.
-    g.bench_function("taskgroup_owned", |b| {
-        b.to_async(&rt).iter(|| async {
-            let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
-            tokio_batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.clone().acquire_owned().await.expect("open");
-                        tokio::task::yield_now().await;
-                        drop(permit);
-                    }
-                }
-            })
-            .await;
-        })
-    });
-
-    g.bench_function("tokio_owned", |b| {
-        b.to_async(&rt).iter(|| async {
-            let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
-            tokio_batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.clone().acquire_owned().await.expect("open");
-                        tokio::task::yield_now().await;
-                        drop(permit);
-                    }
-                }
-            })
-            .await;
-        })
-    });
-
-    g.bench_function("async_lock_arc", |b| {
-        b.to_async(&rt).iter(|| async {
-            let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
-            tokio_batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.acquire_arc().await;
-                        tokio::task::yield_now().await;
-                        drop(permit);
-                    }
-                }
-            })
-            .await;
-        })
-    });
-
-    g.finish();
+    let rt = &rt;
+    let lines: Vec<Line<'_>> = vec![
+        (
+            "taskgroup",
+            Box::new(move || {
+                rt.block_on(async {
+                    let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
+                    tokio_batch(|_| {
+                        let sem = sem.clone();
+                        async move {
+                            for _ in 0..ROUNDS {
+                                let permit = sem.acquire().await.expect("open");
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                    })
+                    .await;
+                })
+            }),
+        ),
+        (
+            "tokio",
+            Box::new(move || {
+                rt.block_on(async {
+                    let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
+                    tokio_batch(|_| {
+                        let sem = sem.clone();
+                        async move {
+                            for _ in 0..ROUNDS {
+                                let permit = sem.acquire().await.expect("open");
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                    })
+                    .await;
+                })
+            }),
+        ),
+        (
+            "async_lock",
+            Box::new(move || {
+                rt.block_on(async {
+                    let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
+                    tokio_batch(|_| {
+                        let sem = sem.clone();
+                        async move {
+                            for _ in 0..ROUNDS {
+                                let permit = sem.acquire().await;
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                    })
+                    .await;
+                })
+            }),
+        ),
+        // The owned forms, as a task that moves its permit elsewhere would use them.
+        (
+            "taskgroup_owned",
+            Box::new(move || {
+                rt.block_on(async {
+                    let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
+                    tokio_batch(|_| {
+                        let sem = sem.clone();
+                        async move {
+                            for _ in 0..ROUNDS {
+                                let permit = sem.clone().acquire_owned().await.expect("open");
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                    })
+                    .await;
+                })
+            }),
+        ),
+        (
+            "tokio_owned",
+            Box::new(move || {
+                rt.block_on(async {
+                    let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
+                    tokio_batch(|_| {
+                        let sem = sem.clone();
+                        async move {
+                            for _ in 0..ROUNDS {
+                                let permit = sem.clone().acquire_owned().await.expect("open");
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                    })
+                    .await;
+                })
+            }),
+        ),
+        (
+            "async_lock_arc",
+            Box::new(move || {
+                rt.block_on(async {
+                    let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
+                    tokio_batch(|_| {
+                        let sem = sem.clone();
+                        async move {
+                            for _ in 0..ROUNDS {
+                                let permit = sem.acquire_arc().await;
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                    })
+                    .await;
+                })
+            }),
+        ),
+    ];
+    interleaved_group(c, "contended_tokio_mt_64x4", lines);
 }
 
 /// A deterministic xorshift32 step; `state` must not be zero.
@@ -347,48 +435,52 @@ fn seed(task: usize) -> u32 {
 /// behind it. async-lock is absent: its `Semaphore` has no weighted acquire.
 fn weighted_tokio_mt(c: &mut Criterion) {
     let rt = multi_thread_runtime();
-    let mut g = c.benchmark_group("weighted_tokio_mt");
-    g.sample_size(20);
-
-    g.bench_function("taskgroup", |b| {
-        b.to_async(&rt).iter(|| async {
-            let sem = Arc::new(taskgroup::Semaphore::new(WEIGHTED_PERMITS));
-            tokio_batch(|i| {
-                let sem = sem.clone();
-                async move {
-                    let mut rng = seed(i);
-                    for _ in 0..ROUNDS {
-                        let k = 1 + xorshift(&mut rng) % 3;
-                        let permit = sem.acquire_many(k as usize).await.expect("open");
-                        tokio::task::yield_now().await;
-                        drop(permit);
-                    }
-                }
-            })
-            .await;
-        })
-    });
-
-    g.bench_function("tokio", |b| {
-        b.to_async(&rt).iter(|| async {
-            let sem = Arc::new(tokio::sync::Semaphore::new(WEIGHTED_PERMITS));
-            tokio_batch(|i| {
-                let sem = sem.clone();
-                async move {
-                    let mut rng = seed(i);
-                    for _ in 0..ROUNDS {
-                        let k = 1 + xorshift(&mut rng) % 3;
-                        let permit = sem.acquire_many(k).await.expect("open");
-                        tokio::task::yield_now().await;
-                        drop(permit);
-                    }
-                }
-            })
-            .await;
-        })
-    });
-
-    g.finish();
+    let rt = &rt;
+    let lines: Vec<Line<'_>> = vec![
+        (
+            "taskgroup",
+            Box::new(move || {
+                rt.block_on(async {
+                    let sem = Arc::new(taskgroup::Semaphore::new(WEIGHTED_PERMITS));
+                    tokio_batch(|i| {
+                        let sem = sem.clone();
+                        async move {
+                            let mut rng = seed(i);
+                            for _ in 0..ROUNDS {
+                                let k = 1 + xorshift(&mut rng) % 3;
+                                let permit = sem.acquire_many(k as usize).await.expect("open");
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                    })
+                    .await;
+                })
+            }),
+        ),
+        (
+            "tokio",
+            Box::new(move || {
+                rt.block_on(async {
+                    let sem = Arc::new(tokio::sync::Semaphore::new(WEIGHTED_PERMITS));
+                    tokio_batch(|i| {
+                        let sem = sem.clone();
+                        async move {
+                            let mut rng = seed(i);
+                            for _ in 0..ROUNDS {
+                                let k = 1 + xorshift(&mut rng) % 3;
+                                let permit = sem.acquire_many(k).await.expect("open");
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                    })
+                    .await;
+                })
+            }),
+        ),
+    ];
+    interleaved_group(c, "weighted_tokio_mt", lines);
 }
 
 /// A smol `Executor` run by 2 threads, the counterpart of the 2-worker tokio runtime; stopped
@@ -450,59 +542,58 @@ impl Drop for SmolPool {
 /// is unlimited outside one), so it runs here too.
 fn contended_smol(c: &mut Criterion) {
     let pool = SmolPool::new(2);
-    let mut g = c.benchmark_group("contended_smol");
-    g.sample_size(20);
-
-    g.bench_function("taskgroup", |b| {
-        b.iter(|| {
-            let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
-            pool.batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.acquire().await.expect("open");
-                        smol::future::yield_now().await;
-                        drop(permit);
+    let pool = &pool;
+    let lines: Vec<Line<'_>> = vec![
+        (
+            "taskgroup",
+            Box::new(move || {
+                let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
+                pool.batch(|_| {
+                    let sem = sem.clone();
+                    async move {
+                        for _ in 0..ROUNDS {
+                            let permit = sem.acquire().await.expect("open");
+                            smol::future::yield_now().await;
+                            drop(permit);
+                        }
                     }
-                }
-            });
-        })
-    });
-
-    g.bench_function("async_lock", |b| {
-        b.iter(|| {
-            let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
-            pool.batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.acquire().await;
-                        smol::future::yield_now().await;
-                        drop(permit);
+                });
+            }),
+        ),
+        (
+            "async_lock",
+            Box::new(move || {
+                let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
+                pool.batch(|_| {
+                    let sem = sem.clone();
+                    async move {
+                        for _ in 0..ROUNDS {
+                            let permit = sem.acquire().await;
+                            smol::future::yield_now().await;
+                            drop(permit);
+                        }
                     }
-                }
-            });
-        })
-    });
-
-    g.bench_function("tokio", |b| {
-        b.iter(|| {
-            let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
-            pool.batch(|_| {
-                let sem = sem.clone();
-                async move {
-                    for _ in 0..ROUNDS {
-                        let permit = sem.acquire().await.expect("open");
-                        smol::future::yield_now().await;
-                        drop(permit);
+                });
+            }),
+        ),
+        (
+            "tokio",
+            Box::new(move || {
+                let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
+                pool.batch(|_| {
+                    let sem = sem.clone();
+                    async move {
+                        for _ in 0..ROUNDS {
+                            let permit = sem.acquire().await.expect("open");
+                            smol::future::yield_now().await;
+                            drop(permit);
+                        }
                     }
-                }
-            });
-        })
-    });
-
-    g.finish();
-    drop(pool);
+                });
+            }),
+        ),
+    ];
+    interleaved_group(c, "contended_smol", lines);
 }
 
 /// A waker that does nothing. Each `Arc` of it is a waker of its own: two of them are not

@@ -48,6 +48,9 @@ const SPARE_WAITERS: usize = 64;
 /// queueing takes a second lock.
 struct Entry {
     waiter: Arc<Waiter>,
+    /// The waiter's request, copied here so that serving the queue reads the lock holder's own
+    /// memory, not the waiter's node, which the waiting task's thread last touched.
+    permits: usize,
     waker: Option<Waker>,
     /// Neighbours in the FIFO order (slab keys), [`NIL`] at the ends.
     prev: usize,
@@ -91,6 +94,7 @@ impl WaitList {
     /// Queues `waiter` at the back; returns its key.
     fn push_back(&mut self, waiter: Arc<Waiter>) -> usize {
         let key = self.nodes.insert(Entry {
+            permits: waiter.permits,
             waiter,
             waker: None,
             prev: self.tail,
@@ -420,17 +424,11 @@ impl Semaphore {
         // so only a shrink or a gate opening from 0 can leave one too large: `add_permits` on a
         // long queue does not look at it.
         let may_refuse = total != 0 && (total < previous || previous == 0);
-        if may_refuse
-            && queue
-                .waiters
-                .nodes
-                .iter()
-                .any(|(_, e)| e.waiter.permits > total)
-        {
+        if may_refuse && queue.waiters.nodes.iter().any(|(_, e)| e.permits > total) {
             // Rare (a shrink below a queued request): walk the queue in order and fail those
             // the new total cannot serve. A resize that fails nobody allocates nothing.
             for key in queue.waiters.keys() {
-                let requested = queue.waiters.nodes[key].waiter.permits;
+                let requested = queue.waiters.nodes[key].permits;
                 if requested > total {
                     let entry = queue.waiters.remove(key);
                     entry.decide(Err(AcquireError::TooLarge { requested, total }), &mut wakes);
@@ -454,7 +452,7 @@ impl Semaphore {
                 queue.debt.min(available)
             } else {
                 match queue.waiters.front() {
-                    Some(head) if head.waiter.permits <= available => head.waiter.permits,
+                    Some(head) if head.permits <= available => head.permits,
                     _ => break,
                 }
             };
@@ -531,14 +529,15 @@ impl Queue {
     fn spare_waiter(&mut self, permits: usize) -> Arc<Waiter> {
         // The oldest spare is the likeliest to be free: the newest was decided just now and its
         // task has not run yet.
-        if let Some(at) = self.spare.iter().position(|w| Arc::strong_count(w) == 1) {
-            let mut spare = self.spare.remove(at).expect("position is in bounds");
+        // Only the oldest is looked at (O(1) under the lock): if its future still holds it, the
+        // newer ones are likelier still held, and a new node is allocated instead.
+        if let Some(oldest) = self.spare.front_mut() {
             // `get_mut` succeeds only when no future holds the node any more (and synchronises
             // with its last use), so resetting it is invisible to anyone.
-            if let Some(waiter) = Arc::get_mut(&mut spare) {
+            if let Some(waiter) = Arc::get_mut(oldest) {
                 waiter.permits = permits;
                 waiter.state.store(WAITING, Ordering::Relaxed);
-                return spare;
+                return self.spare.pop_front().expect("just looked at");
             }
         }
         Arc::new(Waiter {
@@ -667,11 +666,16 @@ impl Waiting {
             !self.finished,
             "a semaphore acquire polled after it completed"
         );
-        if self.queued.is_none() && self.permits != 0 && sem.try_take(self.permits).is_ok() {
-            self.finished = true;
-            return Poll::Ready(Ok(()));
-        }
-        let outcome = self.poll_inner(sem, cx);
+        let outcome = if self.queued.is_none() && self.permits != 0 {
+            match sem.try_take(self.permits) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(TryAcquireError::Closed) => Poll::Ready(Err(AcquireError::Closed)),
+                // No permits free, someone queued, or too large (which `enqueue` refuses).
+                Err(_) => self.queue_up(sem, cx),
+            }
+        } else {
+            self.poll_inner(sem, cx)
+        };
         self.finished = outcome.is_ready();
         outcome
     }
@@ -684,30 +688,13 @@ impl Waiting {
         let queued = match &self.queued {
             Some(queued) => queued,
             None => {
-                if self.permits == 0 {
-                    return Poll::Ready(if sem.is_closed() {
-                        Err(AcquireError::Closed)
-                    } else {
-                        Ok(())
-                    });
-                }
-                match sem.try_take(self.permits) {
-                    Ok(()) => return Poll::Ready(Ok(())),
-                    Err(TryAcquireError::Closed) => return Poll::Ready(Err(AcquireError::Closed)),
-                    Err(_) => {}
-                }
-                let queued = match sem.enqueue(self.permits, cx.waker()) {
-                    Ok(queued) => self.queued.insert(queued),
-                    Err(err) => return Poll::Ready(Err(err)),
-                };
-                // `enqueue` stored the waker if the waiter is still undecided.
-                return match queued.waiter.outcome() {
-                    Some(outcome) => {
-                        self.queued = None;
-                        Poll::Ready(outcome)
-                    }
-                    None => Poll::Pending,
-                };
+                // `poll` tried the permits of a non-zero request already.
+                debug_assert_eq!(self.permits, 0);
+                return Poll::Ready(if sem.is_closed() {
+                    Err(AcquireError::Closed)
+                } else {
+                    Ok(())
+                });
             }
         };
         // Woken or not, the decision is one atomic load away; while undecided, make sure the
@@ -717,6 +704,27 @@ impl Waiting {
             .outcome()
             .or_else(|| sem.register(queued, cx.waker()));
         match outcome {
+            Some(outcome) => {
+                self.queued = None;
+                Poll::Ready(outcome)
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// The first poll found no permits to take at once: queue up (which may still be granted
+    /// at once, by the settle under the lock).
+    fn queue_up(
+        &mut self,
+        sem: &Semaphore,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), AcquireError>> {
+        let queued = match sem.enqueue(self.permits, cx.waker()) {
+            Ok(queued) => self.queued.insert(queued),
+            Err(err) => return Poll::Ready(Err(err)),
+        };
+        // `enqueue` stored the waker if the waiter is still undecided.
+        match queued.waiter.outcome() {
             Some(outcome) => {
                 self.queued = None;
                 Poll::Ready(outcome)
