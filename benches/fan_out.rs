@@ -358,6 +358,72 @@ fn spawned_cpu_20us(c: &mut Criterion) {
     g.finish();
 }
 
+/// Scenario 4: 100 000 items that yield once, at most 64 at once, each a task on the 2-worker
+/// runtime, the stream polled by `block_on`: what spawning and reporting one item costs (issue
+/// 21's row). Beside it, futures-buffered's `buffered_unordered` over `tokio::spawn`'s handles
+/// (the fastest way to write it by hand), futures' `buffer_unordered` over the same, and a
+/// `JoinSet` refilled after each `join_next`.
+fn spawned_100k_yield_once(c: &mut Criterion) {
+    async fn item(i: u64) -> u64 {
+        tokio::task::yield_now().await;
+        i
+    }
+    let rt = multi_thread_runtime();
+    let mut g = c.benchmark_group("spawned_100k_yield_once");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ITEMS));
+    g.bench_function("taskgroup_fan_out_spawned", |b| {
+        b.to_async(&rt).iter(|| async {
+            let total = sum(stream::iter(0..ITEMS).fan_out_spawned(
+                LIMIT,
+                |f| {
+                    tokio::spawn(f);
+                },
+                item,
+            ))
+            .await;
+            assert_eq!(total, EXPECTED_SUM);
+        })
+    });
+    g.bench_function("futures_buffered_spawn_handles", |b| {
+        b.to_async(&rt).iter(|| async {
+            let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
+            let total = sum(BufferedStreamExt::buffered_unordered(handles, LIMIT)
+                .map(|joined| joined.expect("no panic")))
+            .await;
+            assert_eq!(total, EXPECTED_SUM);
+        })
+    });
+    g.bench_function("futures_buffer_unordered_spawn_handles", |b| {
+        b.to_async(&rt).iter(|| async {
+            let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
+            let total =
+                sum(StreamExt::buffer_unordered(handles, LIMIT)
+                    .map(|joined| joined.expect("no panic")))
+                .await;
+            assert_eq!(total, EXPECTED_SUM);
+        })
+    });
+    g.bench_function("tokio_join_set", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut items = 0..ITEMS;
+            let mut set = JoinSet::new();
+            for i in items.by_ref().take(LIMIT) {
+                set.spawn(item(i));
+            }
+            let mut total = 0;
+            while let Some(joined) = set.join_next().await {
+                total += joined.expect("no panic");
+                if let Some(i) = items.next() {
+                    set.spawn(item(i));
+                }
+            }
+            assert_eq!(total, EXPECTED_SUM);
+        })
+    });
+    g.finish();
+}
+
 /// The slow consumer's work on one output: it blocks the thread, and so the task that polls
 /// the stream, as real per-item work would. A sleep rather than a spin, so that on a shared
 /// machine the line does not compete for a core (it overshoots by the timer slack, some 50 µs,
@@ -491,6 +557,7 @@ criterion_group!(
     unordered_100k_yield_once,
     ordered_100k_yield_once,
     spawned_cpu_20us,
+    spawned_100k_yield_once,
     slow_consumer_limit1_item1ms,
     slow_consumer_limit8_item8ms,
     slow_consumer_limit8_item1ms
