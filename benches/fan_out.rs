@@ -50,6 +50,10 @@ use taskgroup::FanOutExt;
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinSet;
 
+#[path = "common/interleaved.rs"]
+mod interleaved;
+use interleaved::interleaved_group;
+
 /// Items per iteration of the yield-once scenarios.
 const ITEMS: u64 = 100_000;
 /// The concurrency limit of the yield-once and spawned scenarios.
@@ -362,66 +366,71 @@ fn spawned_cpu_20us(c: &mut Criterion) {
 /// runtime, the stream polled by `block_on`: what spawning and reporting one item costs (issue
 /// 21's row). Beside it, futures-buffered's `buffered_unordered` over `tokio::spawn`'s handles
 /// (the fastest way to write it by hand), futures' `buffer_unordered` over the same, and a
-/// `JoinSet` refilled after each `join_next`.
+/// `JoinSet` refilled after each `join_next`. Three threads (the consumer and two workers) on
+/// two cores: measured in interleaved rounds (`common/interleaved.rs`), as the results swing
+/// with the VM's phases.
 fn spawned_100k_yield_once(c: &mut Criterion) {
     async fn item(i: u64) -> u64 {
         tokio::task::yield_now().await;
         i
     }
     let rt = multi_thread_runtime();
-    let mut g = c.benchmark_group("spawned_100k_yield_once");
-    g.sample_size(10);
-    g.throughput(Throughput::Elements(ITEMS));
-    g.bench_function("taskgroup_fan_out_spawned", |b| {
-        b.to_async(&rt).iter(|| async {
-            let total = sum(stream::iter(0..ITEMS).fan_out_spawned(
-                LIMIT,
-                |f| {
-                    tokio::spawn(f);
-                },
-                item,
-            ))
-            .await;
-            assert_eq!(total, EXPECTED_SUM);
-        })
-    });
-    g.bench_function("futures_buffered_spawn_handles", |b| {
-        b.to_async(&rt).iter(|| async {
-            let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
-            let total = sum(BufferedStreamExt::buffered_unordered(handles, LIMIT)
-                .map(|joined| joined.expect("no panic")))
-            .await;
-            assert_eq!(total, EXPECTED_SUM);
-        })
-    });
-    g.bench_function("futures_buffer_unordered_spawn_handles", |b| {
-        b.to_async(&rt).iter(|| async {
-            let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
-            let total =
-                sum(StreamExt::buffer_unordered(handles, LIMIT)
-                    .map(|joined| joined.expect("no panic")))
-                .await;
-            assert_eq!(total, EXPECTED_SUM);
-        })
-    });
-    g.bench_function("tokio_join_set", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut items = 0..ITEMS;
-            let mut set = JoinSet::new();
-            for i in items.by_ref().take(LIMIT) {
-                set.spawn(item(i));
-            }
-            let mut total = 0;
-            while let Some(joined) = set.join_next().await {
-                total += joined.expect("no panic");
-                if let Some(i) = items.next() {
-                    set.spawn(item(i));
-                }
-            }
-            assert_eq!(total, EXPECTED_SUM);
-        })
-    });
-    g.finish();
+    let rt = &rt;
+    let lines: Vec<interleaved::Line<'_>> = vec![
+        (
+            "taskgroup_fan_out_spawned",
+            Box::new(move || {
+                let total = rt.block_on(sum(stream::iter(0..ITEMS).fan_out_spawned(
+                    LIMIT,
+                    |f| {
+                        tokio::spawn(f);
+                    },
+                    item,
+                )));
+                assert_eq!(total, EXPECTED_SUM);
+            }),
+        ),
+        (
+            "futures_buffered_spawn_handles",
+            Box::new(move || {
+                let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
+                let total = rt.block_on(sum(BufferedStreamExt::buffered_unordered(handles, LIMIT)
+                    .map(|joined| joined.expect("no panic"))));
+                assert_eq!(total, EXPECTED_SUM);
+            }),
+        ),
+        (
+            "futures_buffer_unordered_spawn_handles",
+            Box::new(move || {
+                let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
+                let total = rt.block_on(sum(StreamExt::buffer_unordered(handles, LIMIT)
+                    .map(|joined| joined.expect("no panic"))));
+                assert_eq!(total, EXPECTED_SUM);
+            }),
+        ),
+        (
+            "tokio_join_set",
+            Box::new(move || {
+                let total = rt.block_on(async {
+                    let mut items = 0..ITEMS;
+                    let mut set = JoinSet::new();
+                    for i in items.by_ref().take(LIMIT) {
+                        set.spawn(item(i));
+                    }
+                    let mut total = 0;
+                    while let Some(joined) = set.join_next().await {
+                        total += joined.expect("no panic");
+                        if let Some(i) = items.next() {
+                            set.spawn(item(i));
+                        }
+                    }
+                    total
+                });
+                assert_eq!(total, EXPECTED_SUM);
+            }),
+        ),
+    ];
+    interleaved_group(c, "spawned_100k_yield_once", lines);
 }
 
 /// The slow consumer's work on one output: it blocks the thread, and so the task that polls
