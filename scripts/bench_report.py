@@ -159,6 +159,10 @@ def markdown(results, files, today):
         "- Medians of one run. On a small, shared machine absolute times are noisy: compare the",
         "  ratios of contenders measured in the same run. Ratio = time ÷ the fastest peer's time",
         "  (below 1.00: taskgroup is faster); `floor` is the least the operation can cost.",
+        "- The multi-thread groups that swung with the VM's phases (`contended_tokio_mt_64x4`,",
+        "  `weighted_tokio_mt`, `contended_smol`, `spawned_100k_yield_once`) run one batch of every",
+        "  contender per round, 60 rounds (benches/common/interleaved.rs): their figures are means",
+        "  over the same rounds for every contender.",
         "",
         "![per scenario, taskgroup's time ÷ the fastest peer's (the ratio column below)]"
         "(docs/benchmarks.svg)",
