@@ -363,74 +363,84 @@ fn spawned_cpu_20us(c: &mut Criterion) {
 }
 
 /// Scenario 4: 100 000 items that yield once, at most 64 at once, each a task on the 2-worker
-/// runtime, the stream polled by `block_on`: what spawning and reporting one item costs (issue
-/// 21's row). Beside it, futures-buffered's `buffered_unordered` over `tokio::spawn`'s handles
-/// (the fastest way to write it by hand), futures' `buffer_unordered` over the same, and a
-/// `JoinSet` refilled after each `join_next`. Three threads (the consumer and two workers) on
-/// two cores: measured in interleaved rounds (`common/interleaved.rs`), as the results swing
-/// with the VM's phases.
+/// runtime: what spawning and reporting one item costs (issue 21's row). Beside it,
+/// futures-buffered's `buffered_unordered` over `tokio::spawn`'s handles (the fastest way to
+/// write it by hand), futures' `buffer_unordered` over the same, and a `JoinSet` refilled after
+/// each `join_next`. Measured in interleaved rounds (`common/interleaved.rs`), as the results
+/// swung with the VM's phases, twice: with the stream polled by `block_on` on the main thread
+/// (three threads on two cores, as in `#[tokio::main]` code), and with the consumer spawned as a
+/// task on the runtime (`_worker_task`).
 fn spawned_100k_yield_once(c: &mut Criterion) {
+    let rt = multi_thread_runtime();
+    interleaved_group(c, "spawned_100k_yield_once", spawned_lines(&rt, false));
+    interleaved_group(
+        c,
+        "spawned_100k_yield_once_worker_task",
+        spawned_lines(&rt, true),
+    );
+}
+
+/// The consumers of scenario 4, each run to completion on `rt` by `block_on` or, `in_task`, as a
+/// task of the runtime.
+fn spawned_lines(rt: &Runtime, in_task: bool) -> Vec<interleaved::Line<'_>> {
+    type Consumer = fn() -> Pin<Box<dyn Future<Output = u64> + Send>>;
     async fn item(i: u64) -> u64 {
         tokio::task::yield_now().await;
         i
     }
-    let rt = multi_thread_runtime();
-    let rt = &rt;
-    let lines: Vec<interleaved::Line<'_>> = vec![
-        (
-            "taskgroup_fan_out_spawned",
-            Box::new(move || {
-                let total = rt.block_on(sum(stream::iter(0..ITEMS).fan_out_spawned(
-                    LIMIT,
-                    |f| {
-                        tokio::spawn(f);
-                    },
-                    item,
-                )));
-                assert_eq!(total, EXPECTED_SUM);
-            }),
-        ),
-        (
-            "futures_buffered_spawn_handles",
-            Box::new(move || {
-                let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
-                let total = rt.block_on(sum(BufferedStreamExt::buffered_unordered(handles, LIMIT)
-                    .map(|joined| joined.expect("no panic"))));
-                assert_eq!(total, EXPECTED_SUM);
-            }),
-        ),
-        (
-            "futures_buffer_unordered_spawn_handles",
-            Box::new(move || {
-                let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
-                let total = rt.block_on(sum(StreamExt::buffer_unordered(handles, LIMIT)
-                    .map(|joined| joined.expect("no panic"))));
-                assert_eq!(total, EXPECTED_SUM);
-            }),
-        ),
-        (
-            "tokio_join_set",
-            Box::new(move || {
-                let total = rt.block_on(async {
-                    let mut items = 0..ITEMS;
-                    let mut set = JoinSet::new();
-                    for i in items.by_ref().take(LIMIT) {
+    let consumers: [(&'static str, Consumer); 4] = [
+        ("taskgroup_fan_out_spawned", || {
+            Box::pin(sum(stream::iter(0..ITEMS).fan_out_spawned(
+                LIMIT,
+                |f| {
+                    tokio::spawn(f);
+                },
+                item,
+            )))
+        }),
+        ("futures_buffered_spawn_handles", || {
+            let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
+            Box::pin(sum(BufferedStreamExt::buffered_unordered(handles, LIMIT)
+                .map(|joined| joined.expect("no panic"))))
+        }),
+        ("futures_buffer_unordered_spawn_handles", || {
+            let handles = stream::iter(0..ITEMS).map(|i| tokio::spawn(item(i)));
+            Box::pin(sum(
+                StreamExt::buffer_unordered(handles, LIMIT).map(|joined| joined.expect("no panic"))
+            ))
+        }),
+        ("tokio_join_set", || {
+            Box::pin(async {
+                let mut items = 0..ITEMS;
+                let mut set = JoinSet::new();
+                for i in items.by_ref().take(LIMIT) {
+                    set.spawn(item(i));
+                }
+                let mut total = 0;
+                while let Some(joined) = set.join_next().await {
+                    total += joined.expect("no panic");
+                    if let Some(i) = items.next() {
                         set.spawn(item(i));
                     }
-                    let mut total = 0;
-                    while let Some(joined) = set.join_next().await {
-                        total += joined.expect("no panic");
-                        if let Some(i) = items.next() {
-                            set.spawn(item(i));
-                        }
-                    }
-                    total
-                });
-                assert_eq!(total, EXPECTED_SUM);
-            }),
-        ),
+                }
+                total
+            })
+        }),
     ];
-    interleaved_group(c, "spawned_100k_yield_once", lines);
+    consumers
+        .into_iter()
+        .map(|(name, consumer)| {
+            let batch = move || {
+                let total = if in_task {
+                    rt.block_on(rt.spawn(consumer())).expect("no panic")
+                } else {
+                    rt.block_on(consumer())
+                };
+                assert_eq!(total, EXPECTED_SUM, "{name}");
+            };
+            (name, Box::new(batch) as Box<dyn FnMut() + '_>)
+        })
+        .collect()
 }
 
 /// The slow consumer's work on one output: it blocks the thread, and so the task that polls

@@ -160,9 +160,9 @@ def markdown(results, files, today):
         "  ratios of contenders measured in the same run. Ratio = time ÷ the fastest peer's time",
         "  (below 1.00: taskgroup is faster); `floor` is the least the operation can cost.",
         "- The multi-thread groups that swung with the VM's phases (`contended_tokio_mt_64x4`,",
-        "  `weighted_tokio_mt`, `contended_smol`, `spawned_100k_yield_once`) run one batch of every",
-        "  contender per round, 60 rounds (benches/common/interleaved.rs): their figures are means",
-        "  over the same rounds for every contender.",
+        "  `weighted_tokio_mt`, `contended_smol`, `spawned_100k_yield_once` and its `_worker_task`)",
+        "  run one batch of every contender per round, 60 rounds (benches/common/interleaved.rs):",
+        "  their figures are means over the same rounds for every contender.",
         "",
         "![per scenario, taskgroup's time ÷ the fastest peer's (the ratio column below)]"
         "(docs/benchmarks.svg)",
