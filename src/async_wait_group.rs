@@ -22,10 +22,12 @@ const COUNT_MASK: u64 = (u32::MAX as u64) << 1;
 const GUARDS_SHIFT: u32 = 33;
 /// One live guard: a unit of count and one in the guards field, added or removed in one RMW.
 const ONE_GUARD: u64 = (1 << GUARDS_SHIFT) + ONE;
-/// The largest count a group holds (Go's counter is an `int32` too); an `add` past it panics.
-/// Twice the maximum still fits the count's 32 bits, and one guard more than the maximum fits
-/// the guards' 31, so an overflow is detected, and undone, before it spills into the next field.
-const MAX_COUNT: usize = (1 << 31) - 2;
+/// The largest count a group holds; an `add` or `guard()` past it panics. `add` is a
+/// compare-and-swap that never writes past it; `guard()` is one `fetch_add` that an overflowing
+/// caller undoes, so the count and the guards may pass it for a moment, by one per caller doing
+/// so at that moment: 2^30 - 1 leaves room for 2^30 such callers in the guards' 31 bits (and
+/// more in the count's 32) before anything could carry into the next field.
+const MAX_COUNT: usize = (1 << 30) - 1;
 
 /// The count in a state word (live guards included).
 #[inline]
@@ -151,7 +153,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// If the count would exceed 2 147 483 646 (`i32::MAX - 1`); the count is left unchanged.
+    /// If the count would exceed 1 073 741 823 (2^30 - 1); the count is left unchanged.
     ///
     /// # Examples
     ///
@@ -168,12 +170,25 @@ impl AsyncWaitGroup {
         if n > MAX_COUNT {
             overflow(self.count(), n);
         }
-        // `n <= MAX_COUNT`, so this stays inside the count's bits even if it overflows.
-        let units = n as u64 * ONE;
-        let old = count_of(self.inner.state.fetch_add(units, Ordering::Relaxed));
-        if n > MAX_COUNT - old.min(MAX_COUNT) {
-            self.inner.state.fetch_sub(units, Ordering::Relaxed);
-            overflow(old, n);
+        // A compare-and-swap, not a `fetch_add` undone on overflow: two overflowing `add`s at
+        // once would carry into the guards' field, which keeps the group's memory alive (see
+        // `WaitGroupGuard`), and the undo could write a zero that no waiter hears of.
+        let mut old = self.inner.state.load(Ordering::Relaxed);
+        loop {
+            let count = count_of(old);
+            if n > MAX_COUNT - count.min(MAX_COUNT) {
+                overflow(count, n);
+            }
+            // `count + n <= MAX_COUNT`: inside the count's bits.
+            match self.inner.state.compare_exchange_weak(
+                old,
+                old + n as u64 * ONE,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => old = actual,
+            }
         }
     }
 
@@ -252,7 +267,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// As [`add`](Self::add), if the count would exceed 2 147 483 646.
+    /// As [`add`](Self::add), if the count would exceed 1 073 741 823.
     ///
     /// # Examples
     ///
@@ -296,7 +311,7 @@ impl AsyncWaitGroup {
     ///
     /// # Panics
     ///
-    /// As [`add`](Self::add), if the count would exceed 2 147 483 646.
+    /// As [`add`](Self::add), if the count would exceed 1 073 741 823.
     ///
     /// # Examples
     ///
@@ -551,10 +566,12 @@ unsafe impl Sync for WaitGroupGuard {}
 impl WaitGroupGuard {
     #[inline]
     fn inner(&self) -> &Inner {
-        // SAFETY: while this guard lives, the guards field of the state counts it, and the group
-        // holds a strong count of its `Arc<Inner>` for as long as that field is above zero; it
-        // is given back only by the drop that takes the field to zero, which is this guard's
-        // own drop or comes after it.
+        // SAFETY: while this guard lives, the guards field of the state counts it: only
+        // `guard()` and a guard's drop change that field (`add` is a compare-and-swap that never
+        // carries into it, `done()` never takes a guard's unit), so it is exactly the number of
+        // guards alive or being made. The group holds a strong count of its `Arc<Inner>` while
+        // that field is above zero (`KeepAlive`), given back only by the drop that takes the
+        // field to zero, which is this guard's own drop or comes after it.
         unsafe { &*self.inner }
     }
 }
@@ -568,22 +585,46 @@ impl Drop for WaitGroupGuard {
         // the guards field at least this guard.
         let old = inner.state.fetch_sub(ONE_GUARD, Ordering::Release);
         debug_assert!(guards_of(old) >= 1 && count_of(old) >= guards_of(old));
+        // The last live guard gives the keep-alive back, after the wake-up below and also if a
+        // waker panics in it.
+        // (Not `bool::then_some`, whose argument would be made, and dropped, either way.)
+        let _keep_alive = if guards_of(old) == 1 {
+            Some(KeepAlive(self.inner))
+        } else {
+            None
+        };
         if count_of(old) == 1 && old & WAITERS != 0 {
-            // The last guard then (the count holds every guard): the keep-alive is still ours.
+            // The last guard then (the count holds every guard): the keep-alive is still held.
             inner.wake_waiters();
-        }
-        if guards_of(old) == 1 {
-            // Acquire: makes the increment of the guard that took the keep-alive, and every
-            // guard's use of `inner`, happen-before the decrement that may free it.
-            fence(Ordering::Acquire);
-            // SAFETY: the last live guard gives back the strong count the first one took with
-            // `Arc::clone` + `forget` (`guard()`): the pointer is that `Arc`'s, and that count
-            // is still held (only this drop, which took the guards field to zero, releases it).
-            // `inner` is not used after this.
-            unsafe { Arc::decrement_strong_count(self.inner) };
         }
     }
 }
+
+/// The strong count of the group's `Arc` that its live guards hold together, given back when
+/// dropped by the drop of the last guard.
+struct KeepAlive(*const Inner);
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        // Acquire: makes the increment of the guard that took the keep-alive, and every
+        // guard's use of `Inner`, happen-before the decrement that may free it.
+        fence(Ordering::Acquire);
+        // SAFETY: made only by the drop of the guard that took the guards field from one to
+        // zero, which gives back the strong count taken (`Arc::clone` + `forget`) by the
+        // `guard()` that took the field from zero to one, through a handle alive at that moment:
+        // the pointer is that `Arc`'s, and that count is still held. Each such round of guards
+        // takes one and gives one back, and a round's last drop always comes after its first
+        // increment (the RMWs on the state word and this fence order them). Nothing uses the
+        // pointer after this.
+        unsafe { Arc::decrement_strong_count(self.0) };
+    }
+}
+
+// The guard's `unsafe impl Send/Sync` rest on this.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Inner>();
+};
 
 impl fmt::Debug for WaitGroupGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -694,7 +735,7 @@ mod tests {
         let err = std::panic::catch_unwind(|| wg.add(MAX_COUNT)).unwrap_err();
         let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
         assert!(
-            msg.contains("add(2147483646) overflows the count: it is 3"),
+            msg.contains("add(1073741823) overflows the count: it is 3"),
             "{msg}"
         );
         assert_eq!(wg.count(), 3);

@@ -10,6 +10,7 @@
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
+use std::future::Future;
 use taskgroup::AsyncWaitGroup;
 
 /// A `done()` racing a `wait()` that is registering its listener: the waiter wakes, and it sees
@@ -146,6 +147,47 @@ fn the_last_guard_racing_a_new_guard_and_a_waiter() {
         again.join().unwrap();
         dropper.join().unwrap();
         assert_eq!(wg.count(), 0);
+    });
+}
+
+/// The last guard of one round is being dropped while another thread starts a round of its own
+/// on a second handle and drops that handle and its guard: the keep-alive is given back and
+/// taken again in either order, and may be the group's last reference, and is freed once.
+#[test]
+fn a_new_round_of_guards_racing_the_end_of_the_last_one() {
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        let first = wg.guard();
+        let again = {
+            let wg = wg.clone();
+            thread::spawn(move || {
+                let guard = wg.guard();
+                drop(wg);
+                drop(guard);
+            })
+        };
+        let dropper = thread::spawn(move || drop(first));
+        drop(wg);
+        again.join().unwrap();
+        dropper.join().unwrap();
+    });
+}
+
+/// A waiter left its flag (polled once, then dropped) and every handle is gone: the last
+/// guard's drop wakes the (empty) waiter list on a group that only the keep-alive holds.
+#[test]
+fn the_last_guard_wakes_a_group_only_the_keep_alive_holds() {
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        let guard = wg.guard();
+        {
+            let mut wait = Box::pin(wg.wait());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+        }
+        let dropper = thread::spawn(move || drop(guard));
+        drop(wg);
+        dropper.join().unwrap();
     });
 }
 
