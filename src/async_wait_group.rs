@@ -288,7 +288,8 @@ impl AsyncWaitGroup {
             // the last one is dropped. This handle is alive meanwhile, so the count never
             // reaches zero in between, and this increment happens-before the guard (and so
             // before the drop that gives it back: see `WaitGroupGuard::drop`).
-            std::mem::forget(Arc::clone(&self.inner));
+            // `into_raw`, whose pointer `decrement_strong_count` asks for (it is `as_ptr`'s).
+            let _ = Arc::into_raw(Arc::clone(&self.inner));
         }
         let guard = WaitGroupGuard {
             // `as_ptr`, not a reference: the pointer keeps the provenance of the whole `Arc`
@@ -569,9 +570,10 @@ impl WaitGroupGuard {
         // SAFETY: while this guard lives, the guards field of the state counts it: only
         // `guard()` and a guard's drop change that field (`add` is a compare-and-swap that never
         // carries into it, `done()` never takes a guard's unit), so it is exactly the number of
-        // guards alive or being made. The group holds a strong count of its `Arc<Inner>` while
-        // that field is above zero (`KeepAlive`), given back only by the drop that takes the
-        // field to zero, which is this guard's own drop or comes after it.
+        // guards alive or being made. The group holds a strong count of its `Arc<Inner>` from
+        // before the first of them exists until the last one is dropped (`KeepAlive`): given
+        // back only by the drop that takes the field to zero, which is this guard's own drop or
+        // comes after it.
         unsafe { &*self.inner }
     }
 }
@@ -610,7 +612,7 @@ impl Drop for KeepAlive {
         // guard's use of `Inner`, happen-before the decrement that may free it.
         fence(Ordering::Acquire);
         // SAFETY: made only by the drop of the guard that took the guards field from one to
-        // zero, which gives back the strong count taken (`Arc::clone` + `forget`) by the
+        // zero, which gives back the strong count taken (`Arc::clone` + `into_raw`) by the
         // `guard()` that took the field from zero to one, through a handle alive at that moment:
         // the pointer is that `Arc`'s, and that count is still held. Each such round of guards
         // takes one and gives one back, and a round's last drop always comes after its first
