@@ -217,127 +217,82 @@ where
     join_tokio((0..TASKS).map(|i| tokio::spawn(task(i))).collect()).await;
 }
 
+/// One line of the unweighted contended scenarios: a batch of `TASKS` tasks on a fresh semaphore
+/// made by `$new` (shared by an `Arc`), each doing `ROUNDS` rounds of `$acquire` (with its `Arc`
+/// as `$sem`), `$yield_now().await` while holding the permit, and the drop; `$run` runs the
+/// tasks (`$batch`, a `Fn(usize) -> impl Future`) on tokio's runtime or the smol pool.
+macro_rules! contended_line {
+    ($name:literal, $new:expr, |$sem:ident| $acquire:expr, $yield_now:expr, |$batch:ident| $run:expr) => {
+        (
+            $name,
+            Box::new(move || {
+                let shared = Arc::new($new);
+                let $batch = |_: usize| {
+                    let $sem = shared.clone();
+                    async move {
+                        for _ in 0..ROUNDS {
+                            let permit = $acquire;
+                            $yield_now().await;
+                            drop(permit);
+                        }
+                    }
+                };
+                $run;
+            }) as Box<dyn FnMut() + '_>,
+        )
+    };
+}
+
 /// 64 tasks share 4 permits; each takes a permit 100 times, yields once while holding it (so the
 /// others queue up), and gives it back. One iteration is the whole batch: create the semaphore,
 /// spawn the 64 tasks, join them (6 400 acquires, most of which wait).
 fn contended_tokio_mt_64x4(c: &mut Criterion) {
     let rt = multi_thread_runtime();
     let rt = &rt;
+    let yield_now = tokio::task::yield_now;
     let lines: Vec<Line<'_>> = vec![
-        (
+        contended_line!(
             "taskgroup",
-            Box::new(move || {
-                rt.block_on(async {
-                    let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
-                    tokio_batch(|_| {
-                        let sem = sem.clone();
-                        async move {
-                            for _ in 0..ROUNDS {
-                                let permit = sem.acquire().await.expect("open");
-                                tokio::task::yield_now().await;
-                                drop(permit);
-                            }
-                        }
-                    })
-                    .await;
-                })
-            }),
+            taskgroup::Semaphore::new(PERMITS),
+            |sem| sem.acquire().await.expect("open"),
+            yield_now,
+            |batch| rt.block_on(tokio_batch(batch))
         ),
-        (
+        contended_line!(
             "tokio",
-            Box::new(move || {
-                rt.block_on(async {
-                    let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
-                    tokio_batch(|_| {
-                        let sem = sem.clone();
-                        async move {
-                            for _ in 0..ROUNDS {
-                                let permit = sem.acquire().await.expect("open");
-                                tokio::task::yield_now().await;
-                                drop(permit);
-                            }
-                        }
-                    })
-                    .await;
-                })
-            }),
+            tokio::sync::Semaphore::new(PERMITS),
+            |sem| sem.acquire().await.expect("open"),
+            yield_now,
+            |batch| rt.block_on(tokio_batch(batch))
         ),
-        (
+        contended_line!(
             "async_lock",
-            Box::new(move || {
-                rt.block_on(async {
-                    let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
-                    tokio_batch(|_| {
-                        let sem = sem.clone();
-                        async move {
-                            for _ in 0..ROUNDS {
-                                let permit = sem.acquire().await;
-                                tokio::task::yield_now().await;
-                                drop(permit);
-                            }
-                        }
-                    })
-                    .await;
-                })
-            }),
+            async_lock::Semaphore::new(PERMITS),
+            |sem| sem.acquire().await,
+            yield_now,
+            |batch| rt.block_on(tokio_batch(batch))
         ),
         // The owned forms, as a task that moves its permit elsewhere would use them.
-        (
+        contended_line!(
             "taskgroup_owned",
-            Box::new(move || {
-                rt.block_on(async {
-                    let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
-                    tokio_batch(|_| {
-                        let sem = sem.clone();
-                        async move {
-                            for _ in 0..ROUNDS {
-                                let permit = sem.clone().acquire_owned().await.expect("open");
-                                tokio::task::yield_now().await;
-                                drop(permit);
-                            }
-                        }
-                    })
-                    .await;
-                })
-            }),
+            taskgroup::Semaphore::new(PERMITS),
+            |sem| sem.clone().acquire_owned().await.expect("open"),
+            yield_now,
+            |batch| rt.block_on(tokio_batch(batch))
         ),
-        (
+        contended_line!(
             "tokio_owned",
-            Box::new(move || {
-                rt.block_on(async {
-                    let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
-                    tokio_batch(|_| {
-                        let sem = sem.clone();
-                        async move {
-                            for _ in 0..ROUNDS {
-                                let permit = sem.clone().acquire_owned().await.expect("open");
-                                tokio::task::yield_now().await;
-                                drop(permit);
-                            }
-                        }
-                    })
-                    .await;
-                })
-            }),
+            tokio::sync::Semaphore::new(PERMITS),
+            |sem| sem.clone().acquire_owned().await.expect("open"),
+            yield_now,
+            |batch| rt.block_on(tokio_batch(batch))
         ),
-        (
+        contended_line!(
             "async_lock_arc",
-            Box::new(move || {
-                rt.block_on(async {
-                    let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
-                    tokio_batch(|_| {
-                        let sem = sem.clone();
-                        async move {
-                            for _ in 0..ROUNDS {
-                                let permit = sem.acquire_arc().await;
-                                tokio::task::yield_now().await;
-                                drop(permit);
-                            }
-                        }
-                    })
-                    .await;
-                })
-            }),
+            async_lock::Semaphore::new(PERMITS),
+            |sem| sem.acquire_arc().await,
+            yield_now,
+            |batch| rt.block_on(tokio_batch(batch))
         ),
     ];
     interleaved_group(c, "contended_tokio_mt_64x4", lines);
@@ -471,54 +426,28 @@ impl Drop for SmolPool {
 fn contended_smol(c: &mut Criterion) {
     let pool = SmolPool::new(2);
     let pool = &pool;
+    let yield_now = smol::future::yield_now;
     let lines: Vec<Line<'_>> = vec![
-        (
+        contended_line!(
             "taskgroup",
-            Box::new(move || {
-                let sem = Arc::new(taskgroup::Semaphore::new(PERMITS));
-                pool.batch(|_| {
-                    let sem = sem.clone();
-                    async move {
-                        for _ in 0..ROUNDS {
-                            let permit = sem.acquire().await.expect("open");
-                            smol::future::yield_now().await;
-                            drop(permit);
-                        }
-                    }
-                });
-            }),
+            taskgroup::Semaphore::new(PERMITS),
+            |sem| sem.acquire().await.expect("open"),
+            yield_now,
+            |batch| pool.batch(batch)
         ),
-        (
+        contended_line!(
             "async_lock",
-            Box::new(move || {
-                let sem = Arc::new(async_lock::Semaphore::new(PERMITS));
-                pool.batch(|_| {
-                    let sem = sem.clone();
-                    async move {
-                        for _ in 0..ROUNDS {
-                            let permit = sem.acquire().await;
-                            smol::future::yield_now().await;
-                            drop(permit);
-                        }
-                    }
-                });
-            }),
+            async_lock::Semaphore::new(PERMITS),
+            |sem| sem.acquire().await,
+            yield_now,
+            |batch| pool.batch(batch)
         ),
-        (
+        contended_line!(
             "tokio",
-            Box::new(move || {
-                let sem = Arc::new(tokio::sync::Semaphore::new(PERMITS));
-                pool.batch(|_| {
-                    let sem = sem.clone();
-                    async move {
-                        for _ in 0..ROUNDS {
-                            let permit = sem.acquire().await.expect("open");
-                            smol::future::yield_now().await;
-                            drop(permit);
-                        }
-                    }
-                });
-            }),
+            tokio::sync::Semaphore::new(PERMITS),
+            |sem| sem.acquire().await.expect("open"),
+            yield_now,
+            |batch| pool.batch(batch)
         ),
     ];
     interleaved_group(c, "contended_smol", lines);
