@@ -6,6 +6,12 @@
 //! a new future is written into the box in place (`Pin::set`), so the set allocates once per
 //! slot, never per item, and needs no `unsafe` (`Option::as_pin_mut` is the projection).
 //!
+//! A slot's waker is no allocation of its own: it points into the page (an `Arc`, one per
+//! `BITS` slots) that holds the slots' word of the bitmap, at the slot's bit, and the driver
+//! polls with it borrowed (no count taken); a future that keeps it clones it, which counts the
+//! page. That is the crate's second `unsafe` (a `RawWaker`, in [`slot_waker`]); a set of 10 000
+//! pending futures otherwise paid an allocation, a free and three atomic operations per slot.
+//!
 //! A wake-up is one `fetch_or` on the word of the slot's bit. Only the first wake-up of a word
 //! since the driver last emptied it calls the parent (the task polling the stream), and the
 //! parent's waker is only registered when the driver is about to return `Pending` (and taken by
@@ -22,9 +28,9 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::supervise::Payload;
 use std::pin::Pin;
-// `Waker::from` needs std's `Arc`; the shared state it points at is on the loom switch.
+// The slots' raw wakers count std's `Arc`; the shared state it points at is on the loom switch.
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use crate::sync::{lock, AtomicBool, AtomicUsize, Mutex, Ordering};
 
@@ -42,7 +48,7 @@ pub(crate) struct InFlight<Fut, Tag, S = Boxed<Fut>> {
     /// Empty slots, reused last-freed first (its box and waker are warm).
     free: Vec<usize>,
     len: usize,
-    /// One word per `BITS` slots, shared with the slots' wakers.
+    /// One page (a word of the bitmap) per `BITS` slots, shared with the slots' wakers.
     words: Vec<StdArc<Word>>,
     /// Woken slots taken from `words` and not yet polled, one word per entry.
     taken: Vec<usize>,
@@ -55,7 +61,6 @@ pub(crate) struct InFlight<Fut, Tag, S = Boxed<Fut>> {
 struct Slot<S, Tag> {
     future: S,
     tag: Option<Tag>,
-    waker: Waker,
 }
 
 /// Where a slot keeps its future; see [`InFlight`].
@@ -118,31 +123,97 @@ pub(crate) struct Parent {
     notified: AtomicBool,
 }
 
-/// A word of the ready bitmap: bit `i` set means slot `index * BITS + i` was woken.
+/// A word of the ready bitmap, the page of its `BITS` slots' wakers: bit `i` set means slot
+/// `index * BITS + i` was woken. Aligned to `BITS` bytes so that a slot's waker can be the
+/// page's address plus its bit's index (see [`slot_waker`]); that also keeps two pages' words
+/// off one cache line.
+#[repr(align(64))]
 struct Word {
     bits: AtomicUsize,
     parent: StdArc<Parent>,
 }
 
-struct SlotWaker {
-    word: StdArc<Word>,
-    bit: usize,
-}
-
-impl Wake for SlotWaker {
-    fn wake(self: StdArc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &StdArc<Self>) {
+impl Word {
+    /// Marks slot `bit` (an index) woken.
+    fn wake(&self, bit: usize) {
         // AcqRel: the release publishes whatever the waking side did before it to the driver
         // that takes the word (with `swap`, acquire); nothing else is published through it.
-        let before = self.word.bits.fetch_or(self.bit, Ordering::AcqRel);
+        let before = self.bits.fetch_or(1 << bit, Ordering::AcqRel);
         // Only the first wake-up since the driver emptied the word needs to reach the parent:
         // the driver takes every bit of the word at once, so the later ones are seen with it.
         if before == 0 {
-            self.word.parent.wake();
+            self.parent.wake();
         }
+    }
+}
+
+/// The slots' wakers: a data pointer of `page + bit` (a `Word` is aligned to `BITS`, so the
+/// bit is the address modulo `BITS`), counted on the page's `Arc`.
+#[allow(unsafe_code)]
+mod slot_waker {
+    use super::{StdArc, Word, BITS};
+    use std::mem::ManuallyDrop;
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    // The bit must fit in the alignment's low address bits, and `page + bit` inside the page.
+    const _: () = assert!(std::mem::align_of::<Word>() >= BITS);
+
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+
+    /// The waker of slot `bit` of `page`, borrowed: it takes no count, so it must not outlive
+    /// `page` (the `ManuallyDrop` keeps its drop from giving one back). Cloning it counts.
+    pub(super) fn borrowed(page: &StdArc<Word>, bit: usize) -> ManuallyDrop<Waker> {
+        debug_assert!(bit < BITS);
+        // `wrapping_add` on the pointer `as_ptr` gives keeps its provenance (the whole
+        // allocation); `page + bit` is inside the page, whose size is a multiple of `BITS`.
+        let data = StdArc::as_ptr(page)
+            .cast::<u8>()
+            .wrapping_add(bit)
+            .cast::<()>();
+        // SAFETY: `VTABLE`'s functions uphold the `RawWaker` contract for this data pointer:
+        // it points `bit` bytes into a live `Word` of an `Arc` (the set's `page` now, and a
+        // strong count of its own in every clone), they are thread-safe (atomics only, and
+        // `Word` is `Send + Sync`), and they count that `Arc` exactly (clone +1, wake and drop
+        // -1, wake_by_ref 0). The `ManuallyDrop` keeps this borrowed one from giving back the
+        // count it never took; the caller keeps it within `page`'s lifetime.
+        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) })
+    }
+
+    /// The page and the bit of a data pointer made by `borrowed` (or a clone of it).
+    fn split(data: *const ()) -> (*const Word, usize) {
+        let bit = data as usize % BITS;
+        (data.cast::<u8>().wrapping_sub(bit).cast::<Word>(), bit)
+    }
+
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        let (page, _) = split(data);
+        // SAFETY: `page` is the pointer `Arc::as_ptr` gave for a page that is alive: the waker
+        // being cloned holds a count or borrows the set's (futures-task's `waker_ref` counts
+        // the same way). The new waker owns the count taken here.
+        unsafe { StdArc::increment_strong_count(page) };
+        RawWaker::new(data, &VTABLE)
+    }
+
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: a waker's contract: `data` came from `borrowed` and the waker is live.
+        unsafe {
+            wake_by_ref(data);
+            drop_waker(data);
+        }
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        let (page, bit) = split(data);
+        // SAFETY: the waker is live, so the page is (see `clone`); a shared reference to it
+        // is all `Word::wake` takes (atomics and a lock).
+        unsafe { (*page).wake(bit) };
+    }
+
+    unsafe fn drop_waker(data: *const ()) {
+        let (page, _) = split(data);
+        // SAFETY: only clones reach here (the borrowed waker is never dropped), and each owns
+        // one strong count of the page, given back once, here.
+        unsafe { StdArc::decrement_strong_count(page) };
     }
 }
 
@@ -279,14 +350,9 @@ impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
                     }));
                     self.taken.push(0);
                 }
-                let waker = Waker::from(StdArc::new(SlotWaker {
-                    word: self.words[index / BITS].clone(),
-                    bit: 1 << (index % BITS),
-                }));
                 self.slots.push(Slot {
                     future: S::new(future),
                     tag: Some(tag),
-                    waker,
                 });
                 index
             }
@@ -354,9 +420,10 @@ impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
         let slot = &mut self.slots[index];
         // `None`: a late wake-up for a slot whose future already finished.
         let future = slot.future.get()?;
-        let waker = &slot.waker;
+        // Borrowed from the page, which `self.words` holds for longer than this poll.
+        let waker = slot_waker::borrowed(&self.words[index / BITS], index % BITS);
         let polled = catch_unwind(AssertUnwindSafe(|| {
-            future.poll(&mut Context::from_waker(waker))
+            future.poll(&mut Context::from_waker(&waker))
         }));
         let polled = match polled {
             Ok(polled) => polled,
@@ -422,6 +489,7 @@ mod tests {
     use super::*;
     use futures::task::noop_waker_ref;
     use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    use std::task::Wake;
 
     /// Ready on its second poll, waking itself on the first (a yield).
     struct YieldOnce(bool, usize);
@@ -527,6 +595,69 @@ mod tests {
         assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert!(parent.take_notified());
         assert!(!parent.take_notified());
+    }
+
+    /// Pending until its flag is set; keeps a clone of every waker it is polled with.
+    struct Keeps(
+        StdArc<std::sync::Mutex<Vec<Waker>>>,
+        StdArc<std::sync::atomic::AtomicBool>,
+    );
+
+    impl Future for Keeps {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.0.lock().unwrap().push(cx.waker().clone());
+            if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    #[test]
+    fn slot_wakers_kept_by_futures_wake_their_own_slot_and_outlive_the_set() {
+        let kept = StdArc::new(std::sync::Mutex::new(Vec::new()));
+        let ready = StdArc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut set = InFlight::new();
+        // Two pages' worth, so that slots of the second page are woken too.
+        let n = BITS + 3;
+        for i in 0..n {
+            let future = Keeps(kept.clone(), ready.clone());
+            assert!(set.push(future, i, &mut never_lost).is_none());
+        }
+        let wakers = std::mem::take(&mut *kept.lock().unwrap());
+        assert_eq!(wakers.len(), n);
+        // Every slot's waker is its own, and a clone is the same waker.
+        for (i, waker) in wakers.iter().enumerate() {
+            assert!(waker.will_wake(&waker.clone()));
+            assert!(!waker.will_wake(&wakers[(i + 1) % n]));
+        }
+        ready.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake two slots, one on each page, by value and by reference: those two are polled.
+        wakers[BITS + 1].wake_by_ref();
+        wakers[2].clone().wake();
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut budget = usize::MAX;
+        let mut done = Vec::new();
+        while let Poll::Ready(Some((tag, ()))) =
+            set.poll_next(&mut cx, &mut budget, &mut never_lost)
+        {
+            done.push(tag);
+        }
+        assert_eq!(
+            done,
+            [2, BITS + 1],
+            "the woken slots, lowest first, and no other"
+        );
+        drop(set);
+        // The pages outlive the set while wakers point at them: waking is harmless, and the
+        // last drop frees them (Miri checks both).
+        for waker in &wakers {
+            waker.wake_by_ref();
+        }
+        drop(wakers);
+        drop(std::mem::take(&mut *kept.lock().unwrap()));
     }
 
     #[test]
