@@ -636,7 +636,8 @@ mod tests {
         ready.store(true, std::sync::atomic::Ordering::SeqCst);
         // Wake two slots, one on each page, by value and by reference: those two are polled.
         wakers[BITS + 1].wake_by_ref();
-        wakers[2].clone().wake();
+        let by_value = wakers[2].clone(); // a count of its own, given back by `wake`
+        by_value.wake();
         let mut cx = Context::from_waker(noop_waker_ref());
         let mut budget = usize::MAX;
         let mut done = Vec::new();
