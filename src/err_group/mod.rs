@@ -759,14 +759,16 @@ impl<'scope, T, E, L> Shared<'scope, T, E, L> {
                 .state
                 .get_mut()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            // Plain atomic operations rather than `get_mut`, which loom's atomics lack;
-            // nobody else can touch them here. The group is not closed before `wait()`.
-            if limited && shared.unfinished.load(Ordering::Relaxed) >= state.limit {
+            // A load and a store rather than `get_mut`, which loom's atomics lack, and rather
+            // than a read-modify-write: nobody else can touch the count here. The group is not
+            // closed before `wait()`.
+            let unfinished = shared.unfinished.load(Ordering::Relaxed);
+            if limited && unfinished >= state.limit {
                 return Err(job);
             }
             let index = state.next_index;
             state.next_index += 1;
-            shared.unfinished.fetch_add(1, Ordering::Relaxed);
+            shared.unfinished.store(unfinished + 1, Ordering::Relaxed);
             state.queue.push_back(queued(job, index));
             return Ok(());
         }
