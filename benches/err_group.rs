@@ -70,6 +70,11 @@ const LIMIT: usize = 8;
 /// The concurrency cap of `limit64_yield_once_10k_local`.
 const LIMIT_64: usize = 64;
 
+/// A task boxed as a heterogeneous group holds it: what a user of futures-buffered writes to
+/// await different async blocks together (the `_boxed` lines), the like-for-like peer of
+/// `ErrGroup`, whose `spawn` boxes each task for the same reason.
+type BoxedTask = Pin<Box<dyn Future<Output = Result<u64, ()>> + Send>>;
+
 /// The error of the failing task in `cancel_10k_pending_*`.
 #[derive(Debug, PartialEq)]
 struct Failed;
@@ -167,6 +172,12 @@ fn ready_10k_local(c: &mut Criterion) {
         futures_buffered::try_join_all((0..TASKS as u64).map(|i| async move { Ok::<_, ()>(i) }))
             .await
     }
+    async fn futures_buffered_try_join_all_boxed() -> Result<Vec<u64>, ()> {
+        futures_buffered::try_join_all(
+            (0..TASKS as u64).map(|i| Box::pin(async move { Ok::<_, ()>(i) }) as BoxedTask),
+        )
+        .await
+    }
     async fn futures_unordered_try_collect() -> Result<Vec<u64>, ()> {
         (0..TASKS as u64)
             .map(|i| async move { Ok::<_, ()>(i) })
@@ -182,6 +193,11 @@ fn ready_10k_local(c: &mut Criterion) {
         true,
     );
     check_values(
+        rt.block_on(futures_buffered_try_join_all_boxed())
+            .expect("ok"),
+        true,
+    );
+    check_values(
         rt.block_on(futures_unordered_try_collect()).expect("ok"),
         false,
     );
@@ -192,6 +208,9 @@ fn ready_10k_local(c: &mut Criterion) {
     });
     g.bench_function("futures_buffered_try_join_all", |b| {
         b.to_async(&rt).iter(futures_buffered_try_join_all)
+    });
+    g.bench_function("futures_buffered_try_join_all_boxed", |b| {
+        b.to_async(&rt).iter(futures_buffered_try_join_all_boxed)
     });
     g.bench_function("futures_unordered_try_collect", |b| {
         b.to_async(&rt).iter(futures_unordered_try_collect)
@@ -222,6 +241,12 @@ fn yield_once_10k_local(c: &mut Criterion) {
     async fn futures_buffered_try_join_all() -> Result<Vec<u64>, ()> {
         futures_buffered::try_join_all((0..TASKS as u64).map(yield_once_ok)).await
     }
+    async fn futures_buffered_try_join_all_boxed() -> Result<Vec<u64>, ()> {
+        futures_buffered::try_join_all(
+            (0..TASKS as u64).map(|i| Box::pin(yield_once_ok(i)) as BoxedTask),
+        )
+        .await
+    }
     async fn futures_unordered_try_collect() -> Result<Vec<u64>, ()> {
         (0..TASKS as u64)
             .map(yield_once_ok)
@@ -234,6 +259,10 @@ fn yield_once_10k_local(c: &mut Criterion) {
     check_values(block_on(futures_try_join_all()).expect("ok"), true);
     check_values(block_on(futures_buffered_try_join_all()).expect("ok"), true);
     check_values(
+        block_on(futures_buffered_try_join_all_boxed()).expect("ok"),
+        true,
+    );
+    check_values(
         block_on(futures_unordered_try_collect()).expect("ok"),
         false,
     );
@@ -244,6 +273,9 @@ fn yield_once_10k_local(c: &mut Criterion) {
     });
     g.bench_function("futures_buffered_try_join_all", |b| {
         b.iter(|| block_on(futures_buffered_try_join_all()))
+    });
+    g.bench_function("futures_buffered_try_join_all_boxed", |b| {
+        b.iter(|| block_on(futures_buffered_try_join_all_boxed()))
     });
     g.bench_function("futures_unordered_try_collect", |b| {
         b.iter(|| block_on(futures_unordered_try_collect()))
@@ -567,11 +599,22 @@ fn limit64_yield_once_10k_local(c: &mut Criterion) {
             .try_collect()
             .await
     }
+    async fn futures_buffered_buffered_ordered_boxed() -> Result<Vec<u64>, ()> {
+        stream::iter(0..TASKS as u64)
+            .map(|i| Box::pin(yield_once_ok(i)) as BoxedTask)
+            .buffered_ordered(LIMIT_64)
+            .try_collect()
+            .await
+    }
 
     check_values(block_on(taskgroup()).expect("ok"), true);
     check_values(block_on(futures_buffered()).expect("ok"), true);
     check_values(
         block_on(futures_buffered_buffered_ordered()).expect("ok"),
+        true,
+    );
+    check_values(
+        block_on(futures_buffered_buffered_ordered_boxed()).expect("ok"),
         true,
     );
 
@@ -581,6 +624,9 @@ fn limit64_yield_once_10k_local(c: &mut Criterion) {
     });
     g.bench_function("futures_buffered_buffered_ordered", |b| {
         b.iter(|| block_on(futures_buffered_buffered_ordered()))
+    });
+    g.bench_function("futures_buffered_buffered_ordered_boxed", |b| {
+        b.iter(|| block_on(futures_buffered_buffered_ordered_boxed()))
     });
 
     g.finish();
