@@ -269,8 +269,9 @@
 // `cfg(loom)` only swaps the sync primitives for loom's in the models: no badge for it on docs.rs.
 #![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 
-// The one module with `unsafe`: a guard is a pointer kept alive by the group (issue 21; see
-// `WaitGroupGuard`), covered by the loom models and Miri.
+// `unsafe` lives in two places, each covered by loom models and Miri: this module (a guard is
+// a pointer kept alive by the group; issue 21, see `WaitGroupGuard`) and `in_flight`'s
+// `slot_waker` (a slot's waker points into its page of the ready bitmap; issue 15).
 #[allow(unsafe_code)]
 mod async_wait_group;
 mod cancel;
