@@ -191,6 +191,49 @@ fn the_last_guard_wakes_a_group_only_the_keep_alive_holds() {
     });
 }
 
+/// The documented cap of a wait group's count.
+const MAX_COUNT: usize = 1_073_741_823;
+
+/// Two `add(1)`s and a first `guard()` racing for the last two units under the cap (the
+/// review's use-after-free lived here: overflowing increments undone after the fact could carry
+/// into the guards' field). Exactly one of the three is refused with a panic, however they
+/// interleave; the count ends at the cap, never above it; and the guard's keep-alive stays
+/// balanced whether the guard was the one refused or not (loom fails a model that leaks the
+/// group's `Arc` or frees it twice).
+#[test]
+fn two_adds_and_a_first_guard_racing_for_the_last_units() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    // The refusals are expected, once per interleaving: keep their messages out of the log.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.to_string().contains("overflows the count") {
+            report(info);
+        }
+    }));
+    loom::model(|| {
+        let wg = AsyncWaitGroup::new();
+        wg.add(MAX_COUNT - 2);
+        let adders: Vec<_> = (0..2)
+            .map(|_| {
+                let wg = wg.clone();
+                thread::spawn(move || catch_unwind(AssertUnwindSafe(|| wg.add(1))).is_ok())
+            })
+            .collect();
+        let guard = catch_unwind(AssertUnwindSafe(|| wg.guard())).ok();
+        let added = adders
+            .into_iter()
+            .map(|adder| adder.join().unwrap())
+            .filter(|&added| added)
+            .count();
+        assert_eq!(added + guard.is_some() as usize, 2, "exactly one refused");
+        assert_eq!(wg.count(), MAX_COUNT);
+        // The guard (if it was let in) outlives the handle and gives the keep-alive back.
+        drop(wg);
+        drop(guard);
+    });
+}
+
 mod semaphore {
     use super::*;
     use std::future::Future;
