@@ -2,15 +2,20 @@
 //! the slot in a ready bitmap. Every local set of futures in the crate runs on it: the fan-out
 //! adapters and the local `ErrGroup`'s driver.
 //!
-//! Each future lives in a `Pin<Box<Option<Fut>>>` that belongs to its slot and outlives it:
-//! a new future is written into the box in place (`Pin::set`), so the set allocates once per
-//! slot, never per item, and needs no `unsafe` (`Option::as_pin_mut` is the projection).
+//! Each future lives in its slot, pinned in place: the slots sit in chunks (up to `BITS` slots
+//! each) allocated once at their full capacity, which never grow or move (see [`pinned`]). A new
+//! future is written into a free slot in place (`Pin::set`), so the set allocates once per
+//! chunk, never per item or per slot, and a poll reads the future where the slot is rather than
+//! through a box of its own.
 //!
-//! A slot's waker is no allocation of its own: it points into the page (an `Arc`, one per
-//! `BITS` slots) that holds the slots' word of the bitmap, at the slot's bit, and the driver
+//! A slot's waker is no allocation of its own either: it points into the page (an `Arc`, one
+//! per `BITS` slots) that holds the slots' word of the bitmap, at the slot's bit, and the driver
 //! polls with it borrowed (no count taken); a future that keeps it clones it, which counts the
-//! page. That is the crate's second `unsafe` (a `RawWaker`, in [`slot_waker`]); a set of 10 000
-//! pending futures otherwise paid an allocation, a free and three atomic operations per slot.
+//! page (a `RawWaker`, in [`slot_waker`]).
+//!
+//! Those two are the module's `unsafe`. They save, per slot, the allocation of a box for the
+//! future and of an `Arc` for its waker, a free of each and three atomic operations: a set of
+//! 10 000 pending futures paid all of that 10 000 times.
 //!
 //! A wake-up is one `fetch_or` on the word of the slot's bit. Only the first wake-up of a word
 //! since the driver last emptied it calls the parent (the task polling the stream), and the
@@ -23,7 +28,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::supervise::Payload;
@@ -40,12 +44,18 @@ const BITS: usize = usize::BITS as usize;
 /// A set of running futures, polled when woken, each with a tag the caller gets back with its
 /// output (a sequence number, a permit, or nothing).
 ///
-/// `S` is where a slot keeps its future: by default a box of the slot's own, reused in place
-/// ([`Boxed`]); [`Inline`] for futures that are `Unpin` already (the error group's boxed tasks),
-/// which would otherwise pay a second allocation per slot for nothing.
-pub(crate) struct InFlight<Fut, Tag, S = Boxed<Fut>> {
-    slots: Vec<Slot<S, Tag>>,
-    /// Empty slots, reused last-freed first (its box and waker are warm).
+/// The futures live in the slots themselves, pinned in place: the slots sit in chunks of
+/// `chunk` slots whose buffers are allocated once, at their full capacity, and never grow,
+/// move or give a slot up before the set drops (see [`pinned`]). So a set allocates per
+/// chunk, not per future or per slot.
+pub(crate) struct InFlight<Fut, Tag> {
+    /// Slot `i` is `chunks[i / chunk][i % chunk]`.
+    chunks: Vec<Vec<Slot<Fut, Tag>>>,
+    /// Slots per chunk: a power of two, at most `BITS` (so a chunk never spans two words).
+    chunk: usize,
+    /// Slots made so far (all chunks but the last are full).
+    slots: usize,
+    /// Empty slots, reused last-freed first (its memory is warm).
     free: Vec<usize>,
     len: usize,
     /// One page (a word of the bitmap) per `BITS` slots, shared with the slots' wakers.
@@ -55,64 +65,25 @@ pub(crate) struct InFlight<Fut, Tag, S = Boxed<Fut>> {
     /// The lowest index of `taken` that may be non-zero.
     cursor: usize,
     parent: StdArc<Parent>,
-    _future: PhantomData<fn(Fut)>,
 }
 
-struct Slot<S, Tag> {
-    future: S,
+struct Slot<Fut, Tag> {
+    /// Pinned in place once it holds a future; reached through [`pinned`] only.
+    future: Option<Fut>,
     tag: Option<Tag>,
 }
 
-/// Where a slot keeps its future; see [`InFlight`].
-pub(crate) trait Storage<Fut> {
-    fn new(future: Fut) -> Self;
-    /// Replaces the future in place (dropping the old one).
-    fn set(&mut self, future: Option<Fut>);
-}
-
-/// Storage that hands out its future pinned, to be polled.
-pub(crate) trait Pinned<Fut>: Storage<Fut> {
-    /// The future, if the slot runs one.
-    fn get(&mut self) -> Option<Pin<&mut Fut>>;
-}
-
-/// Any future, pinned in a box that the slot keeps and reuses: one allocation per slot, none
-/// per future.
-pub(crate) type Boxed<Fut> = Pin<Box<Option<Fut>>>;
-
-impl<Fut> Storage<Fut> for Boxed<Fut> {
-    fn new(future: Fut) -> Self {
-        Box::pin(Some(future))
-    }
-
-    fn set(&mut self, future: Option<Fut>) {
-        Pin::set(self, future);
-    }
-}
-
-impl<Fut> Pinned<Fut> for Boxed<Fut> {
-    fn get(&mut self) -> Option<Pin<&mut Fut>> {
-        self.as_mut().as_pin_mut()
-    }
-}
-
-/// An `Unpin` future (a boxed one), kept in the slot itself: no allocation at all.
-pub(crate) struct Inline<Fut>(Option<Fut>);
-
-impl<Fut> Storage<Fut> for Inline<Fut> {
-    fn new(future: Fut) -> Self {
-        Self(Some(future))
-    }
-
-    fn set(&mut self, future: Option<Fut>) {
-        self.0 = future;
-    }
-}
-
-impl<Fut: Unpin> Pinned<Fut> for Inline<Fut> {
-    fn get(&mut self) -> Option<Pin<&mut Fut>> {
-        self.0.as_mut().map(Pin::new)
-    }
+/// The future of `slot`, pinned where it is.
+#[allow(unsafe_code)]
+fn pinned<Fut, Tag>(slot: &mut Slot<Fut, Tag>) -> Pin<&mut Option<Fut>> {
+    // SAFETY: a slot lives in a chunk's buffer, which is allocated at its full capacity when
+    // the chunk is made (`InFlight::new_slot` pushes only below it, so the buffer never
+    // reallocates), and is freed only when the set drops, dropping every slot in place first.
+    // Moving the outer `Vec` of chunks moves the chunks' headers, not their buffers. Nothing
+    // moves `slot.future` out, swaps or replaces it except through this pin (`Pin::set` drops
+    // the old value in place). So the future is never moved from here until it is dropped,
+    // which is the pinning contract.
+    unsafe { Pin::new_unchecked(&mut slot.future) }
 }
 
 /// Where the slots' wakers find the task that polls the set (the parent); others wake it with
@@ -265,32 +236,39 @@ impl Parent {
 }
 
 impl<Fut, Tag> InFlight<Fut, Tag> {
-    /// A set with its own parent, its futures in boxes of their own.
+    /// A set with its own parent, for any number of futures.
     pub(crate) fn new() -> Self {
         Self::with_parent(StdArc::new(Parent::new()))
     }
-}
 
-impl<Fut, Tag, S> InFlight<Fut, Tag, S> {
+    /// A set with its own parent, for up to about `limit` futures at once (it sizes the
+    /// chunks: a stream with a limit of 4 does not allocate room for 64 futures).
+    pub(crate) fn for_limit(limit: usize) -> Self {
+        let mut set = Self::with_parent(StdArc::new(Parent::new()));
+        set.chunk = limit.clamp(1, BITS).next_power_of_two();
+        set
+    }
+
     /// A set whose slots wake `parent`, which others may notify too.
     pub(crate) fn with_parent(parent: StdArc<Parent>) -> Self {
         Self {
-            slots: Vec::new(),
+            chunks: Vec::new(),
+            chunk: BITS,
+            slots: 0,
             free: Vec::new(),
             len: 0,
             words: Vec::new(),
             taken: Vec::new(),
             cursor: 0,
             parent,
-            _future: PhantomData,
         }
     }
 
     /// Makes room for `additional` more futures at once (a batch about to start), rather than
-    /// one growth of the slots after another.
+    /// one growth of the chunk list after another.
     pub(crate) fn reserve(&mut self, additional: usize) {
         let new_slots = additional.saturating_sub(self.free.len());
-        self.slots.reserve(new_slots);
+        self.chunks.reserve(new_slots.div_ceil(self.chunk));
     }
 
     /// How many futures are running.
@@ -302,21 +280,49 @@ impl<Fut, Tag, S> InFlight<Fut, Tag, S> {
         self.len == 0
     }
 
+    fn slot(&mut self, index: usize) -> &mut Slot<Fut, Tag> {
+        // `chunk` is a power of two.
+        &mut self.chunks[index / self.chunk][index % self.chunk]
+    }
+
+    /// Makes slot `index == self.slots`, holding `future` and `tag`.
+    fn new_slot(&mut self, future: Fut, tag: Tag) -> usize {
+        let index = self.slots;
+        if index % BITS == 0 {
+            self.words.push(StdArc::new(Word {
+                bits: AtomicUsize::new(0),
+                parent: self.parent.clone(),
+            }));
+            self.taken.push(0);
+        }
+        if index % self.chunk == 0 {
+            // At its full capacity at once: it never grows, so its slots never move.
+            self.chunks.push(Vec::with_capacity(self.chunk));
+        }
+        let chunk = self.chunks.last_mut().expect("a chunk with room");
+        debug_assert!(chunk.len() < chunk.capacity(), "a push that reallocates");
+        chunk.push(Slot {
+            future: Some(future),
+            tag: Some(tag),
+        });
+        self.slots += 1;
+        index
+    }
+
     /// Drops every running future, each inside a catch; returns how many there were and the
     /// payloads of those whose drop code panicked. Their tags are dropped.
-    pub(crate) fn clear(&mut self) -> (usize, Vec<Payload>)
-    where
-        S: Storage<Fut>,
-    {
+    pub(crate) fn clear(&mut self) -> (usize, Vec<Payload>) {
         let mut dropped = 0;
         let mut panics = Vec::new();
-        for (index, slot) in self.slots.iter_mut().enumerate() {
+        for index in 0..self.slots {
+            let slot = self.slot(index);
             if slot.tag.take().is_some() {
                 dropped += 1;
-                self.free.push(index);
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| slot.future.set(None))) {
+                let mut future = pinned(slot);
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| future.set(None))) {
                     panics.push(payload);
                 }
+                self.free.push(index);
             }
         }
         self.len = 0;
@@ -324,7 +330,7 @@ impl<Fut, Tag, S> InFlight<Fut, Tag, S> {
     }
 }
 
-impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
+impl<Fut: Future, Tag> InFlight<Fut, Tag> {
     /// Adds `future` and polls it once; returns its output at once if it is already done.
     ///
     /// If the future panics, it leaves the set, `lost` gets its tag, and the panic resumes.
@@ -336,26 +342,12 @@ impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
     ) -> Option<(Tag, Fut::Output)> {
         let index = match self.free.pop() {
             Some(index) => {
-                let slot = &mut self.slots[index];
-                slot.future.set(Some(future));
+                let slot = self.slot(index);
                 slot.tag = Some(tag);
+                pinned(slot).set(Some(future));
                 index
             }
-            None => {
-                let index = self.slots.len();
-                if index % BITS == 0 {
-                    self.words.push(StdArc::new(Word {
-                        bits: AtomicUsize::new(0),
-                        parent: self.parent.clone(),
-                    }));
-                    self.taken.push(0);
-                }
-                self.slots.push(Slot {
-                    future: S::new(future),
-                    tag: Some(tag),
-                });
-                index
-            }
+            None => self.new_slot(future, tag),
         };
         self.len += 1;
         self.poll_slot(index, lost)
@@ -379,7 +371,10 @@ impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
                 // A late wake-up of a finished slot: free, costs no budget. (The tag says
                 // whether the slot runs a future; looking at the future itself would take a
                 // shared reference to a pinned, possibly self-borrowing future.)
-                if self.slots[index].tag.is_none() {
+                if self.chunks[index / self.chunk][index % self.chunk]
+                    .tag
+                    .is_none()
+                {
                     continue;
                 }
                 if *budget == 0 {
@@ -417,23 +412,25 @@ impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
         index: usize,
         lost: &mut impl FnMut(Tag),
     ) -> Option<(Tag, Fut::Output)> {
-        let slot = &mut self.slots[index];
+        let chunk = self.chunk;
+        let slot = &mut self.chunks[index / chunk][index % chunk];
+        let mut future = pinned(slot);
         // `None`: a late wake-up for a slot whose future already finished.
-        let future = slot.future.get()?;
+        let running = future.as_mut().as_pin_mut()?;
         // Borrowed from the page, which `self.words` holds for longer than this poll.
         let waker = slot_waker::borrowed(&self.words[index / BITS], index % BITS);
         let polled = catch_unwind(AssertUnwindSafe(|| {
-            future.poll(&mut Context::from_waker(&waker))
+            running.poll(&mut Context::from_waker(&waker))
         }));
         let polled = match polled {
             Ok(polled) => polled,
             Err(payload) => {
                 // The panicked future leaves the set, so a stream polled again goes on without
                 // it (and can end). A second panic from its drop code is not the story.
+                let _ = catch_unwind(AssertUnwindSafe(|| future.set(None)));
                 let tag = slot.tag.take().expect("a running slot has a tag");
                 self.len -= 1;
                 self.free.push(index);
-                let _ = catch_unwind(AssertUnwindSafe(|| slot.future.set(None)));
                 lost(tag);
                 resume_unwind(payload);
             }
@@ -445,7 +442,7 @@ impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
         let tag = slot.tag.take().expect("a running slot has a tag");
         self.len -= 1;
         self.free.push(index);
-        slot.future.set(None);
+        pinned(slot).set(None);
         Some((tag, output))
     }
 
@@ -478,7 +475,7 @@ impl<Fut: Future, Tag, S: Pinned<Fut>> InFlight<Fut, Tag, S> {
     }
 }
 
-impl<Fut, Tag, S> fmt::Debug for InFlight<Fut, Tag, S> {
+impl<Fut, Tag> fmt::Debug for InFlight<Fut, Tag> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InFlight").field("len", &self.len).finish()
     }
@@ -529,7 +526,7 @@ mod tests {
             Some((1, 8))
         );
         assert!(set.is_empty());
-        assert_eq!(set.slots.len(), 1, "one slot, reused");
+        assert_eq!(set.slots, 1, "one slot, reused");
     }
 
     #[test]
@@ -659,6 +656,71 @@ mod tests {
         }
         drop(wakers);
         drop(std::mem::take(&mut *kept.lock().unwrap()));
+    }
+
+    /// Pending three times, checking on each poll that it was not moved since the first:
+    /// what a self-borrowing `async` block relies on.
+    struct StaysPut {
+        at: Option<usize>,
+        polls: usize,
+        value: usize,
+    }
+
+    impl Future for StaysPut {
+        type Output = usize;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            // It is `Unpin` (so this test needs no `unsafe`), but the set does not know that:
+            // it keeps every future where it first polled it.
+            let this = self.get_mut();
+            let here = &*this as *const Self as usize;
+            assert_eq!(*this.at.get_or_insert(here), here, "a pinned future moved");
+            this.polls += 1;
+            if this.polls == 4 {
+                Poll::Ready(this.value)
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    #[test]
+    fn futures_stay_where_they_were_first_polled_as_the_set_grows_by_chunks() {
+        // Chunks of 4: 300 futures make 75 chunks, and the list of chunks reallocates often.
+        let mut set = InFlight::for_limit(3);
+        assert_eq!(set.chunk, 4);
+        for i in 0..300 {
+            let future = StaysPut {
+                at: None,
+                polls: 0,
+                value: i,
+            };
+            assert!(set.push(future, i, &mut never_lost).is_none());
+        }
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut budget = usize::MAX;
+        let mut seen = Vec::new();
+        while let Poll::Ready(Some((tag, value))) =
+            set.poll_next(&mut cx, &mut budget, &mut never_lost)
+        {
+            assert_eq!(tag, value);
+            seen.push(value);
+            if value % 7 == 0 {
+                // Reuse a freed slot while the others are still running.
+                let again = StaysPut {
+                    at: None,
+                    polls: 0,
+                    value: 1000 + value,
+                };
+                assert!(set.push(again, 1000 + value, &mut never_lost).is_none());
+            }
+        }
+        seen.sort_unstable();
+        let mut expected: Vec<usize> = (0..300).collect();
+        expected.extend((0..300).filter(|v| v % 7 == 0).map(|v| 1000 + v));
+        expected.sort_unstable();
+        assert_eq!(seen, expected);
+        assert_eq!(set.slots, 300, "the re-pushed futures reused freed slots");
     }
 
     #[test]

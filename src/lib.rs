@@ -270,8 +270,9 @@
 #![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 
 // `unsafe` lives in two places, each covered by loom models and Miri: this module (a guard is
-// a pointer kept alive by the group; issue 21, see `WaitGroupGuard`) and `in_flight`'s
-// `slot_waker` (a slot's waker points into its page of the ready bitmap; issue 15).
+// a pointer kept alive by the group; issue 21, see `WaitGroupGuard`) and `in_flight` (a
+// slot's waker points into its page of the ready bitmap, and a slot's future is pinned in a
+// chunk that never moves; issue 15).
 #[allow(unsafe_code)]
 mod async_wait_group;
 mod cancel;

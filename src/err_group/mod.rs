@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::cancel::CancelToken;
-use crate::in_flight::{InFlight, Inline, Parent};
+use crate::in_flight::{InFlight, Parent};
 use crate::supervise::{poll_catching, Abort, Report, SpawnFn, Supervised, Task};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 
@@ -931,7 +931,7 @@ struct Driver<'scope, T, E, L = LocalTask<'scope, T, E>> {
     core: Core<'scope, T, E, L>,
     fail_fast: bool,
     /// Local form: the running jobs, polled here (tagged with their spawn index).
-    local: InFlight<L, usize, Inline<L>>,
+    local: InFlight<L, usize>,
     /// Local form: what the jobs came to.
     results: Results<T, E>,
     /// Jobs taken from the queue to start (a buffer kept between polls).

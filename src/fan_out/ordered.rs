@@ -56,7 +56,7 @@ where
             source_done: false,
             f,
             limit,
-            in_flight: InFlight::new(),
+            in_flight: InFlight::for_limit(limit),
             window: VecDeque::new(),
             head: 0,
         }

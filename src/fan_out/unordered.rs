@@ -47,7 +47,7 @@ where
             source_done: false,
             f,
             limit,
-            in_flight: InFlight::new(),
+            in_flight: InFlight::for_limit(limit),
             ready: VecDeque::new(),
             stopped: false,
         }
