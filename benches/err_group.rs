@@ -56,7 +56,7 @@ use futures::executor::block_on;
 use futures::future::try_join_all;
 use futures::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
 use futures_buffered::BufferedStreamExt;
-use taskgroup::ErrGroup;
+use taskgroup::{ErrGroup, FanOutExt};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -69,6 +69,20 @@ const WORK_ROUNDS: usize = 32;
 const LIMIT: usize = 8;
 /// The concurrency cap of `limit64_yield_once_10k_local`.
 const LIMIT_64: usize = 64;
+
+/// The crate's typed path for tasks of one type: `fan_out_ordered(limit, f).try_collect()`, on
+/// the same engine as the local `ErrGroup` but with no box per task (values in input order, the
+/// first error drops the rest). The `taskgroup_fan_out_ordered` lines.
+async fn fan_out_ordered_try_collect<F, Fut>(limit: usize, f: F) -> Result<Vec<u64>, ()>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<u64, ()>>,
+{
+    stream::iter(0..TASKS as u64)
+        .fan_out_ordered(limit, f)
+        .try_collect()
+        .await
+}
 
 /// A task boxed as a heterogeneous group holds it: what a user of futures-buffered writes to
 /// await different async blocks together (the `_boxed` lines), the like-for-like peer of
@@ -165,6 +179,9 @@ fn ready_10k_local(c: &mut Criterion) {
         }
         group.wait().await
     }
+    async fn taskgroup_fan_out_ordered() -> Result<Vec<u64>, ()> {
+        fan_out_ordered_try_collect(TASKS, |i| async move { Ok::<_, ()>(i) }).await
+    }
     async fn futures_try_join_all() -> Result<Vec<u64>, ()> {
         try_join_all((0..TASKS as u64).map(|i| async move { Ok::<_, ()>(i) })).await
     }
@@ -187,6 +204,7 @@ fn ready_10k_local(c: &mut Criterion) {
     }
 
     check_values(rt.block_on(taskgroup()).expect("ok"), true);
+    check_values(rt.block_on(taskgroup_fan_out_ordered()).expect("ok"), true);
     check_values(rt.block_on(futures_try_join_all()).expect("ok"), true);
     check_values(
         rt.block_on(futures_buffered_try_join_all()).expect("ok"),
@@ -203,6 +221,9 @@ fn ready_10k_local(c: &mut Criterion) {
     );
 
     g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
+    g.bench_function("taskgroup_fan_out_ordered", |b| {
+        b.to_async(&rt).iter(taskgroup_fan_out_ordered)
+    });
     g.bench_function("futures_try_join_all", |b| {
         b.to_async(&rt).iter(futures_try_join_all)
     });
@@ -235,6 +256,9 @@ fn yield_once_10k_local(c: &mut Criterion) {
         }
         group.wait().await
     }
+    async fn taskgroup_fan_out_ordered() -> Result<Vec<u64>, ()> {
+        fan_out_ordered_try_collect(TASKS, yield_once_ok).await
+    }
     async fn futures_try_join_all() -> Result<Vec<u64>, ()> {
         try_join_all((0..TASKS as u64).map(yield_once_ok)).await
     }
@@ -256,6 +280,7 @@ fn yield_once_10k_local(c: &mut Criterion) {
     }
 
     check_values(block_on(taskgroup()).expect("ok"), true);
+    check_values(block_on(taskgroup_fan_out_ordered()).expect("ok"), true);
     check_values(block_on(futures_try_join_all()).expect("ok"), true);
     check_values(block_on(futures_buffered_try_join_all()).expect("ok"), true);
     check_values(
@@ -268,6 +293,9 @@ fn yield_once_10k_local(c: &mut Criterion) {
     );
 
     g.bench_function("taskgroup", |b| b.iter(|| block_on(taskgroup())));
+    g.bench_function("taskgroup_fan_out_ordered", |b| {
+        b.iter(|| block_on(taskgroup_fan_out_ordered()))
+    });
     g.bench_function("futures_try_join_all", |b| {
         b.iter(|| block_on(futures_try_join_all()))
     });
@@ -585,6 +613,9 @@ fn limit64_yield_once_10k_local(c: &mut Criterion) {
         }
         group.wait().await
     }
+    async fn taskgroup_fan_out_ordered() -> Result<Vec<u64>, ()> {
+        fan_out_ordered_try_collect(LIMIT_64, yield_once_ok).await
+    }
     async fn futures_buffered() -> Result<Vec<u64>, ()> {
         stream::iter(0..TASKS as u64)
             .map(yield_once_ok)
@@ -608,6 +639,7 @@ fn limit64_yield_once_10k_local(c: &mut Criterion) {
     }
 
     check_values(block_on(taskgroup()).expect("ok"), true);
+    check_values(block_on(taskgroup_fan_out_ordered()).expect("ok"), true);
     check_values(block_on(futures_buffered()).expect("ok"), true);
     check_values(
         block_on(futures_buffered_buffered_ordered()).expect("ok"),
@@ -619,6 +651,9 @@ fn limit64_yield_once_10k_local(c: &mut Criterion) {
     );
 
     g.bench_function("taskgroup", |b| b.iter(|| block_on(taskgroup())));
+    g.bench_function("taskgroup_fan_out_ordered", |b| {
+        b.iter(|| block_on(taskgroup_fan_out_ordered()))
+    });
     g.bench_function("futures_buffered", |b| {
         b.iter(|| block_on(futures_buffered()))
     });
