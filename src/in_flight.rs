@@ -2,8 +2,8 @@
 //! the slot in a ready bitmap. Every local set of futures in the crate runs on it: the fan-out
 //! adapters and the local `ErrGroup`'s driver.
 //!
-//! Each future lives in its slot, pinned in place: the slots sit in chunks (up to `BITS` slots
-//! each) allocated once at their full capacity, which never grow or move (see [`pinned`]). A new
+//! Each future lives in its slot, pinned in place: the slots sit in chunks of doubling size,
+//! each allocated once at its full capacity, which never grow or move (see [`pinned`]). A new
 //! future is written into a free slot in place (`Pin::set`), so the set allocates once per
 //! chunk, never per item or per slot, and a poll reads the future where the slot is rather than
 //! through a box of its own.
@@ -49,10 +49,13 @@ const BITS: usize = usize::BITS as usize;
 /// move or give a slot up before the set drops (see [`pinned`]). So a set allocates per
 /// chunk, not per future or per slot.
 pub(crate) struct InFlight<Fut, Tag> {
-    /// Slot `i` is `chunks[i / chunk][i % chunk]`.
+    /// The slots, in chunks of `chunk`, `2 * chunk`, `4 * chunk`, ... slots (see `locate`):
+    /// few chunks however many slots, as with a `Vec`'s doubling, but none ever moves.
     chunks: Vec<Vec<Slot<Fut, Tag>>>,
-    /// Slots per chunk: a power of two, at most `BITS` (so a chunk never spans two words).
+    /// Slots in the first chunk: a power of two (sized to the set's limit, if it has one).
     chunk: usize,
+    /// `chunk`'s logarithm.
+    shift: u32,
     /// Slots made so far (all chunks but the last are full).
     slots: usize,
     /// Empty slots, reused last-freed first (its memory is warm).
@@ -246,6 +249,8 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
     pub(crate) fn for_limit(limit: usize) -> Self {
         let mut set = Self::with_parent(StdArc::new(Parent::new()));
         set.chunk = limit.clamp(1, BITS).next_power_of_two();
+        set.shift = set.chunk.trailing_zeros();
+        debug_assert_eq!(set.chunk, 1 << set.shift);
         set
     }
 
@@ -254,6 +259,7 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
         Self {
             chunks: Vec::new(),
             chunk: BITS,
+            shift: BITS.trailing_zeros(),
             slots: 0,
             free: Vec::new(),
             len: 0,
@@ -264,11 +270,13 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
         }
     }
 
-    /// Makes room for `additional` more futures at once (a batch about to start), rather than
-    /// one growth of the chunk list after another.
+    /// Sizes the first chunk for `additional` futures about to start (the first batch of a
+    /// group), so that they all take the one-chunk fast path; only before the first push.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let new_slots = additional.saturating_sub(self.free.len());
-        self.chunks.reserve(new_slots.div_ceil(self.chunk));
+        if self.slots == 0 && additional > self.chunk {
+            self.chunk = additional.next_power_of_two();
+            self.shift = self.chunk.trailing_zeros();
+        }
     }
 
     /// How many futures are running.
@@ -280,9 +288,22 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
         self.len == 0
     }
 
+    /// The chunk and the place in it of slot `index`: chunk `k` holds `chunk << k` slots,
+    /// from `(2^k - 1) * chunk` on.
+    #[inline]
+    fn locate(&self, index: usize) -> (usize, usize) {
+        if index < self.chunk {
+            // Every slot of a set that stays within its limit.
+            return (0, index);
+        }
+        let q = (index >> self.shift) + 1;
+        let k = (usize::BITS - 1 - q.leading_zeros()) as usize;
+        (k, index - (((1 << k) - 1) << self.shift))
+    }
+
     fn slot(&mut self, index: usize) -> &mut Slot<Fut, Tag> {
-        // `chunk` is a power of two.
-        &mut self.chunks[index / self.chunk][index % self.chunk]
+        let (k, at) = self.locate(index);
+        &mut self.chunks[k][at]
     }
 
     /// Makes slot `index == self.slots`, holding `future` and `tag`.
@@ -295,11 +316,13 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
             }));
             self.taken.push(0);
         }
-        if index % self.chunk == 0 {
+        let (k, at) = self.locate(index);
+        if at == 0 {
             // At its full capacity at once: it never grows, so its slots never move.
-            self.chunks.push(Vec::with_capacity(self.chunk));
+            debug_assert_eq!(k, self.chunks.len());
+            self.chunks.push(Vec::with_capacity(self.chunk << k));
         }
-        let chunk = self.chunks.last_mut().expect("a chunk with room");
+        let chunk = &mut self.chunks[k];
         debug_assert!(chunk.len() < chunk.capacity(), "a push that reallocates");
         chunk.push(Slot {
             future: Some(future),
@@ -371,10 +394,7 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
                 // A late wake-up of a finished slot: free, costs no budget. (The tag says
                 // whether the slot runs a future; looking at the future itself would take a
                 // shared reference to a pinned, possibly self-borrowing future.)
-                if self.chunks[index / self.chunk][index % self.chunk]
-                    .tag
-                    .is_none()
-                {
+                if self.slot(index).tag.is_none() {
                     continue;
                 }
                 if *budget == 0 {
@@ -412,8 +432,8 @@ impl<Fut: Future, Tag> InFlight<Fut, Tag> {
         index: usize,
         lost: &mut impl FnMut(Tag),
     ) -> Option<(Tag, Fut::Output)> {
-        let chunk = self.chunk;
-        let slot = &mut self.chunks[index / chunk][index % chunk];
+        let (k, at) = self.locate(index);
+        let slot = &mut self.chunks[k][at];
         let mut future = pinned(slot);
         // `None`: a late wake-up for a slot whose future already finished.
         let running = future.as_mut().as_pin_mut()?;
@@ -685,8 +705,26 @@ mod tests {
     }
 
     #[test]
+    fn slots_map_onto_doubling_chunks_one_after_the_other() {
+        for first in [1, 4, 64, 1024] {
+            let mut set = InFlight::<std::future::Ready<()>, ()>::new();
+            set.reserve(first);
+            assert_eq!(set.chunk, first.max(BITS));
+            let mut expected = (0, 0);
+            for index in 0..20 * set.chunk {
+                assert_eq!(set.locate(index), expected, "slot {index}");
+                expected.1 += 1;
+                if expected.1 == set.chunk << expected.0 {
+                    expected = (expected.0 + 1, 0);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn futures_stay_where_they_were_first_polled_as_the_set_grows_by_chunks() {
-        // Chunks of 4: 300 futures make 75 chunks, and the list of chunks reallocates often.
+        // Chunks of 4, 8, 16, ...: 300 futures make 7 chunks, and the list of chunks
+        // reallocates under them.
         let mut set = InFlight::for_limit(3);
         assert_eq!(set.chunk, 4);
         for i in 0..300 {
