@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::{Core, Driver, Finished, LocalJob, Partial, Queued, Shared, UnsendTask};
+use super::driver::{Core, Driver, Finished, LocalJob, Queued, Shared, UnsendTask};
+use super::Partial;
 use crate::cancel::CancelToken;
 use crate::sync::Arc;
 
