@@ -61,6 +61,10 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+#[path = "common/interleaved.rs"]
+mod interleaved;
+use interleaved::{interleaved_group, Line};
+
 /// Tasks per iteration in every scenario.
 const TASKS: usize = 10_000;
 /// Rounds of the LCG in [`small_work`]: a few dozen nanoseconds of dependent arithmetic.
@@ -321,10 +325,12 @@ fn yield_once_10k_local(c: &mut Criterion) {
 /// detaches them); it is the floor of spawning and joining, not an equivalent.
 /// `futures_buffered_join_all_handles` is the same with futures-buffered's `join_all`, which
 /// keeps the handles in one slab instead of a `FuturesOrdered`.
+///
+/// Measured in interleaved rounds (benches/common/interleaved.rs): measured one line after the
+/// other, this multi-thread group swung with the VM's phases (`JoinSet` 3.9 ms in one run and
+/// 5.9 ms in the next, with nothing changed).
 fn small_10k_parallel_mt(c: &mut Criterion) {
     let rt = multi_thread_runtime();
-    let mut g = c.benchmark_group("small_10k_parallel_mt");
-    g.sample_size(20);
 
     async fn taskgroup() -> Result<Vec<u64>, ()> {
         let mut group = ErrGroup::with_spawner(|f| {
@@ -379,18 +385,25 @@ fn small_10k_parallel_mt(c: &mut Criterion) {
         Ok(expected)
     );
 
-    g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
-    g.bench_function("tokio_join_set_by_index", |b| {
-        b.to_async(&rt).iter(tokio_join_set_by_index)
-    });
-    g.bench_function("tokio_spawn_handles_in_order", |b| {
-        b.to_async(&rt).iter(tokio_spawn_handles_in_order)
-    });
-    g.bench_function("futures_buffered_join_all_handles", |b| {
-        b.to_async(&rt).iter(futures_buffered_join_all_handles)
-    });
-
-    g.finish();
+    let lines: Vec<Line<'_>> = vec![
+        (
+            "taskgroup",
+            Box::new(|| drop(black_box(rt.block_on(taskgroup())))),
+        ),
+        (
+            "tokio_join_set_by_index",
+            Box::new(|| drop(black_box(rt.block_on(tokio_join_set_by_index())))),
+        ),
+        (
+            "tokio_spawn_handles_in_order",
+            Box::new(|| drop(black_box(rt.block_on(tokio_spawn_handles_in_order())))),
+        ),
+        (
+            "futures_buffered_join_all_handles",
+            Box::new(|| drop(black_box(rt.block_on(futures_buffered_join_all_handles())))),
+        ),
+    ];
+    interleaved_group(c, "small_10k_parallel_mt", lines);
 }
 
 /// 10 000 tasks that never finish (`std::future::pending()`) and one that fails, polled by the
@@ -500,8 +513,6 @@ impl Started {
 /// by design, the `JoinSet` by its drain).
 fn cancel_10k_pending_mt(c: &mut Criterion) {
     let rt = multi_thread_runtime();
-    let mut g = c.benchmark_group("cancel_10k_pending_mt");
-    g.sample_size(20);
 
     async fn taskgroup() -> Result<Vec<u64>, Failed> {
         let started = Started::new();
@@ -538,12 +549,18 @@ fn cancel_10k_pending_mt(c: &mut Criterion) {
     assert_eq!(rt.block_on(taskgroup()), Err(Failed));
     assert_eq!(rt.block_on(tokio_join_set_abort_all()), Err(Failed));
 
-    g.bench_function("taskgroup", |b| b.to_async(&rt).iter(taskgroup));
-    g.bench_function("tokio_join_set_abort_all", |b| {
-        b.to_async(&rt).iter(tokio_join_set_abort_all)
-    });
-
-    g.finish();
+    // Interleaved rounds, as `small_10k_parallel_mt` (it swung as much: 0.55x to 1.09x).
+    let lines: Vec<Line<'_>> = vec![
+        (
+            "taskgroup",
+            Box::new(|| drop(black_box(rt.block_on(taskgroup())))),
+        ),
+        (
+            "tokio_join_set_abort_all",
+            Box::new(|| drop(black_box(rt.block_on(tokio_join_set_abort_all())))),
+        ),
+    ];
+    interleaved_group(c, "cancel_10k_pending_mt", lines);
 }
 
 /// 10 000 tasks that each yield once, at most 8 at a time (Go's `SetLimit(8)`), polled by the
