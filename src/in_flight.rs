@@ -132,6 +132,13 @@ mod slot_waker {
     // The bit must fit in the alignment's low address bits, and `page + bit` inside the page.
     const _: () = assert!(std::mem::align_of::<Word>() >= BITS);
 
+    // The wakers may be used from any thread, so the page they point at must be shareable
+    // across threads (the raw pointer hides that from the compiler).
+    const _: fn() = || {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Word>();
+    };
+
     static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
 
     /// The waker of slot `bit` of `page`, borrowed: it takes no count, so it must not outlive
@@ -274,8 +281,12 @@ impl<Fut, Tag> InFlight<Fut, Tag> {
     /// group), so that they all take the one-chunk fast path; only before the first push.
     pub(crate) fn reserve(&mut self, additional: usize) {
         if self.slots == 0 && additional > self.chunk {
-            self.chunk = additional.next_power_of_two();
-            self.shift = self.chunk.trailing_zeros();
+            // `checked_`: a wrapped size of 0 would make chunks without room (found in review;
+            // no caller asks for that many, but the pinning must not depend on it).
+            if let Some(chunk) = additional.checked_next_power_of_two() {
+                self.chunk = chunk;
+                self.shift = chunk.trailing_zeros();
+            }
         }
     }
 
@@ -719,6 +730,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_reservation_too_large_for_a_power_of_two_leaves_the_chunks_as_they_were() {
+        let mut set = InFlight::<std::future::Ready<usize>, usize>::new();
+        set.reserve(usize::MAX);
+        assert_eq!(set.chunk, BITS);
+        assert_eq!(
+            set.push(std::future::ready(1), 1, &mut never_lost),
+            Some((1, 1))
+        );
     }
 
     #[test]

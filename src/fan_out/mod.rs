@@ -23,9 +23,9 @@
 //!
 //! # How it works
 //!
-//! The local adapters keep their futures in a slab (`src/in_flight.rs`, the crate's one local engine): one pinned box per slot,
-//! reused for every future that slot runs, and one waker per slot that sets the slot's bit in
-//! a ready bitmap. A wake-up is one atomic `fetch_or`; the stream polls only the futures whose
+//! The local adapters keep their futures in a slab (`src/in_flight.rs`, the crate's one local
+//! engine): each future pinned in its slot, the slot reused for every future it runs, and a
+//! waker per slot (no allocation of its own) that sets the slot's bit in a ready bitmap. A wake-up is one atomic `fetch_or`; the stream polls only the futures whose
 //! bit is set, and registers its own waker only when it is about to return `Pending`.
 
 use std::future::Future;
