@@ -126,6 +126,7 @@ impl Word {
 #[allow(unsafe_code)]
 mod slot_waker {
     use super::{StdArc, Word, BITS};
+    use std::marker::PhantomData;
     use std::mem::ManuallyDrop;
     use std::task::{RawWaker, RawWakerVTable, Waker};
 
@@ -141,9 +142,9 @@ mod slot_waker {
 
     static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
 
-    /// The waker of slot `bit` of `page`, borrowed: it takes no count, so it must not outlive
-    /// `page` (the `ManuallyDrop` keeps its drop from giving one back). Cloning it counts.
-    pub(super) fn borrowed(page: &StdArc<Word>, bit: usize) -> ManuallyDrop<Waker> {
+    /// The waker of slot `bit` of `page`, borrowed: it takes no count, and its lifetime ties
+    /// it to `page` (the compiler keeps it from outliving the page). Cloning it counts.
+    pub(super) fn borrowed(page: &StdArc<Word>, bit: usize) -> WakerRef<'_> {
         debug_assert!(bit < BITS);
         // `wrapping_add` on the pointer `as_ptr` gives keeps its provenance (the whole
         // allocation); `page + bit` is inside the page, whose size is a multiple of `BITS`.
@@ -152,12 +153,30 @@ mod slot_waker {
             .wrapping_add(bit)
             .cast::<()>();
         // SAFETY: `VTABLE`'s functions uphold the `RawWaker` contract for this data pointer:
-        // it points `bit` bytes into a live `Word` of an `Arc` (the set's `page` now, and a
-        // strong count of its own in every clone), they are thread-safe (atomics only, and
-        // `Word` is `Send + Sync`), and they count that `Arc` exactly (clone +1, wake and drop
-        // -1, wake_by_ref 0). The `ManuallyDrop` keeps this borrowed one from giving back the
-        // count it never took; the caller keeps it within `page`'s lifetime.
-        ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) })
+        // it points `bit` bytes into a live `Word` of an `Arc` (`page`, borrowed for as long
+        // as the `WakerRef` lives, and a strong count of its own in every clone), they are
+        // thread-safe (atomics only, and `Word` is `Send + Sync`, checked above), and they
+        // count that `Arc` exactly (clone +1, wake and drop -1, wake_by_ref 0). The
+        // `ManuallyDrop` keeps this borrowed one from giving back the count it never took.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) });
+        WakerRef {
+            waker,
+            _page: PhantomData,
+        }
+    }
+
+    /// A slot's waker borrowed from its page (see [`borrowed`]).
+    pub(super) struct WakerRef<'a> {
+        waker: ManuallyDrop<Waker>,
+        _page: PhantomData<&'a StdArc<Word>>,
+    }
+
+    impl std::ops::Deref for WakerRef<'_> {
+        type Target = Waker;
+
+        fn deref(&self) -> &Waker {
+            &self.waker
+        }
     }
 
     /// The page and the bit of a data pointer made by `borrowed` (or a clone of it).
@@ -246,7 +265,8 @@ impl Parent {
 }
 
 impl<Fut, Tag> InFlight<Fut, Tag> {
-    /// A set with its own parent, for any number of futures.
+    /// A set with its own parent, for any number of futures (the tests' set).
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
         Self::with_parent(StdArc::new(Parent::new()))
     }

@@ -45,13 +45,15 @@ where
     Fut: Future,
 {
     pub(super) fn new(source: St, semaphore: Shared<Semaphore>, f: F) -> Self {
+        // Sized by the permits free now: a hint only (they are shared and may change).
+        let in_flight = InFlight::for_limit(semaphore.available_permits());
         Self {
             source,
             source_done: false,
             f,
             semaphore,
             waiting: None,
-            in_flight: InFlight::new(),
+            in_flight,
             ready: VecDeque::new(),
         }
     }
