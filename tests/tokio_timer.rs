@@ -74,6 +74,35 @@ async fn a_slow_rate_limiter_grants_on_the_paused_clock() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_idle_limiter_grants_one_burst_at_once_however_long_it_idled() {
+    // Every grant reads the clock, so time that passed while the bucket was already full is not
+    // counted twice. The shortcut of granting from capacity "known to have accrued" without a
+    // clock read (leaky-bucket's unfair mode) fails this: it grants the 9 slots it knew of, then
+    // reads the clock and refills a full 10 (on real time, its bucket of 10 grants 20 at once
+    // after 2 s idle; see `src/rate_limit/gcra.rs`, "Why every grant reads the clock").
+    let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(10);
+    limiter.try_acquire().unwrap(); // the clock was read with 9 slots left
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let mut granted = 0;
+    while limiter.try_acquire().is_ok() {
+        granted += 1;
+    }
+    assert_eq!(granted, 10, "one burst, however long the limiter idled");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    granted = 0;
+    while limiter.try_acquire().is_ok() {
+        granted += 1;
+    }
+    assert_eq!(granted, 10, "a full bucket again, not two");
+    tokio::time::advance(Duration::from_millis(100)).await;
+    assert!(
+        limiter.try_acquire().is_ok(),
+        "one slot a tenth of a second later"
+    );
+    assert!(limiter.try_acquire().is_err(), "and only one");
+}
+
+#[tokio::test(start_paused = true)]
 async fn rate_limiter_grants_keep_their_spacing_on_the_paused_clock() {
     // The limiter reads the paused clock too: grant k comes at k × 30 s of virtual time, not
     // later and later as it would if the limiter kept std's clock while tokio's jumped ahead.
