@@ -365,8 +365,9 @@ fn spawned_cpu_20us(c: &mut Criterion) {
 /// Scenario 4: 100 000 items that yield once, at most 64 at once, each a task on the 2-worker
 /// runtime: what spawning and reporting one item costs (issue 21's row). Beside it,
 /// futures-buffered's `buffered_unordered` over `tokio::spawn`'s handles (the fastest way to
-/// write it by hand), futures' `buffer_unordered` over the same, and a `JoinSet` refilled after
-/// each `join_next`. Measured in interleaved rounds (`common/interleaved.rs`), as the results
+/// write it by hand), futures' `buffer_unordered` over the same, a `JoinSet` refilled after
+/// each `join_next`, and, as a reference, detached tasks reporting into one tokio channel (the
+/// shape `fan_out_spawned` has, written by hand). Measured in interleaved rounds (`common/interleaved.rs`), as the results
 /// swung with the VM's phases, twice: with the stream polled by `block_on` on the main thread
 /// (three threads on two cores, as in `#[tokio::main]` code), and with the consumer spawned as a
 /// task on the runtime (`_worker_task`).
@@ -388,7 +389,7 @@ fn spawned_lines(rt: &Runtime, in_task: bool) -> Vec<interleaved::Line<'_>> {
         tokio::task::yield_now().await;
         i
     }
-    let consumers: [(&'static str, Consumer); 4] = [
+    let consumers: [(&'static str, Consumer); 5] = [
         ("taskgroup_fan_out_spawned", || {
             Box::pin(sum(stream::iter(0..ITEMS).fan_out_spawned(
                 LIMIT,
@@ -408,6 +409,29 @@ fn spawned_lines(rt: &Runtime, in_task: bool) -> Vec<interleaved::Line<'_>> {
             Box::pin(sum(
                 StreamExt::buffer_unordered(handles, LIMIT).map(|joined| joined.expect("no panic"))
             ))
+        }),
+        // The shape `fan_out_spawned` has, written by hand: detached tasks (their handles
+        // dropped) that send their outputs into one channel. Not a peer to beat but a reference:
+        // issue 21's note measured this shape, ours and this one alike, at 5-10x the context
+        // switches of awaiting each handle.
+        ("tokio_detached_tasks_mpsc", || {
+            Box::pin(async {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let mut items = 0..ITEMS;
+                let mut spawn = |i| {
+                    let tx = tx.clone();
+                    tokio::spawn(async move { tx.send(item(i).await).expect("receiver alive") });
+                };
+                items.by_ref().take(LIMIT).for_each(&mut spawn);
+                let mut total = 0;
+                for _ in 0..ITEMS {
+                    total += rx.recv().await.expect("senders alive");
+                    if let Some(i) = items.next() {
+                        spawn(i);
+                    }
+                }
+                total
+            })
         }),
         ("tokio_join_set", || {
             Box::pin(async {
