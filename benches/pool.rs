@@ -14,18 +14,23 @@
 //! | `taskgroup_fan_out_spawned` | our `fan_out_spawned(64, spawn, f)` |
 //!
 //! The benchmark body runs inside a task spawned on the runtime (as a server's code does), so
-//! two threads share two cores. Compare ratios within one run; absolute times move with the
-//! machine's load.
+//! two threads share two cores. The lines run in interleaved rounds (`common/interleaved.rs`),
+//! one batch of each per round, so that every line meets the same phases of the VM; the
+//! per-round ratios it prints are the comparison. Absolute times move with the machine's load.
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, Criterion, Throughput};
+use criterion::{criterion_group, Criterion};
 use futures::{stream, StreamExt};
 use futures_buffered::BufferedStreamExt;
 use taskgroup::{FanOutExt, WorkerPool};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+#[path = "common/interleaved.rs"]
+mod interleaved;
+use interleaved::interleaved_group;
 
 const JOBS: u64 = 10_000;
 const LIMIT: usize = 64;
@@ -200,74 +205,27 @@ fn lines() -> [(&'static str, Line); 8] {
 }
 
 fn pool_10k_yield_jobs_limit_64(c: &mut Criterion) {
-    let lines = lines();
     let rt = runtime();
     let expected = (0..JOBS).sum::<u64>();
-    for (line, run) in lines {
-        let sum = rt.block_on(rt.spawn(run())).expect("no panic");
-        assert_eq!(sum, expected, "{line}");
-    }
-    let mut g = c.benchmark_group("pool_10k_yield_jobs_limit_64");
-    g.sample_size(30);
-    g.throughput(Throughput::Elements(JOBS));
-    for (line, run) in lines {
-        g.bench_function(line, |b| {
-            b.to_async(&rt)
-                .iter(|| async move { tokio::spawn(run()).await.expect("no panic") })
-        });
-    }
-    g.finish();
-}
-
-/// `POOL_ROUND_ROBIN=<rounds> cargo bench -p taskgroup-benches --bench pool`: instead of
-/// criterion, runs the lines in turn, `rounds` times each, and prints each line's median and its
-/// ratio to the fastest. On a shared machine whose load drifts, interleaving keeps that drift
-/// out of the ratios (criterion measures one line after another).
-fn round_robin(rounds: usize) {
-    let only = std::env::var("POOL_LINE").ok();
-    let lines: Vec<(&str, Line)> = lines()
+    let lines = lines()
         .into_iter()
-        .filter(|(line, _)| match &only {
-            Some(only) => only == line,
-            None => true,
+        .map(|(name, run)| {
+            let rt = &rt;
+            let batch = move || {
+                let sum = rt.block_on(rt.spawn(run())).expect("no panic");
+                assert_eq!(sum, expected, "{name}");
+            };
+            (name, Box::new(batch) as Box<dyn FnMut() + '_>)
         })
         .collect();
-    let rt = runtime();
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); lines.len()];
-    for _ in 0..rounds {
-        for (i, (_, run)) in lines.iter().enumerate() {
-            let started = std::time::Instant::now();
-            let sum = rt.block_on(rt.spawn(run())).expect("no panic");
-            times[i].push(started.elapsed().as_secs_f64());
-            assert_eq!(sum, (0..JOBS).sum::<u64>());
-        }
-    }
-    let medians: Vec<f64> = times
-        .iter_mut()
-        .map(|t| {
-            t.sort_by(f64::total_cmp);
-            t[t.len() / 2]
-        })
-        .collect();
-    let fastest = medians.iter().copied().fold(f64::INFINITY, f64::min);
-    println!("| line | median per job | ratio to the fastest |");
-    println!("| --- | --- | --- |");
-    for ((line, _), median) in lines.iter().zip(&medians) {
-        let per_job = median / JOBS as f64 * 1e9;
-        println!("| `{line}` | {per_job:.0} ns | {:.2}x |", median / fastest);
-    }
+    // Interleaved rounds: measured one line after the other, the ratios moved with the VM's
+    // phases (`taskgroup_worker_pool` read 1.34x and 2.01x the fastest in two full runs).
+    interleaved_group(c, "pool_10k_yield_jobs_limit_64", lines);
 }
 
 criterion_group!(benches, pool_10k_yield_jobs_limit_64);
 
 fn main() {
-    if let Some(rounds) = std::env::var("POOL_ROUND_ROBIN")
-        .ok()
-        .and_then(|r| r.parse().ok())
-    {
-        round_robin(rounds);
-        return;
-    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -36,6 +36,10 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use governor::{Quota, RateLimiter as Governor};
 
+#[path = "common/interleaved.rs"]
+mod interleaved;
+use interleaved::{interleaved_group, Line};
+
 type Gov = governor::DefaultDirectRateLimiter;
 
 /// 2 and 3: tasks, grants, rate and burst.
@@ -108,7 +112,6 @@ const AWAITS: usize = 100;
 /// so this is the cost of the await itself under contention (time per run of 6 400 acquires).
 /// governor's `until_ready` and leaky-bucket's unfair `acquire_one` beside it.
 fn contended_acquire_await(c: &mut Criterion) {
-    let mut g = c.benchmark_group("rate_64_tasks_acquire_await");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -139,28 +142,10 @@ fn contended_acquire_await(c: &mut Criterion) {
     let ours = Arc::new(
         taskgroup::RateLimiter::new(1_000_000_000, Duration::from_secs(1)).with_burst(1_000_000),
     );
-    g.bench_function("taskgroup", |b| {
-        b.iter(|| {
-            let ours = ours.clone();
-            run(&rt, move || {
-                let ours = ours.clone();
-                async move { ours.acquire().await.expect("within the burst") }
-            })
-        })
-    });
     let gov: Arc<Gov> = Arc::new(Governor::direct(
         Quota::per_second(NonZeroU32::new(1_000_000_000).unwrap())
             .allow_burst(NonZeroU32::new(1_000_000).unwrap()),
     ));
-    g.bench_function("governor", |b| {
-        b.iter(|| {
-            let gov = gov.clone();
-            run(&rt, move || {
-                let gov = gov.clone();
-                async move { gov.until_ready().await }
-            })
-        })
-    });
     let leaky = Arc::new(
         leaky_bucket::RateLimiter::builder()
             .max(1 << 40)
@@ -170,16 +155,42 @@ fn contended_acquire_await(c: &mut Criterion) {
             .fair(false)
             .build(),
     );
-    g.bench_function("leaky_bucket_unfair", |b| {
-        b.iter(|| {
-            let leaky = leaky.clone();
-            run(&rt, move || {
+    let rt = &rt;
+    let lines: Vec<Line<'_>> = vec![
+        (
+            "taskgroup",
+            Box::new(move || {
+                let ours = ours.clone();
+                run(rt, move || {
+                    let ours = ours.clone();
+                    async move { ours.acquire().await.expect("within the burst") }
+                })
+            }),
+        ),
+        (
+            "governor",
+            Box::new(move || {
+                let gov = gov.clone();
+                run(rt, move || {
+                    let gov = gov.clone();
+                    async move { gov.until_ready().await }
+                })
+            }),
+        ),
+        (
+            "leaky_bucket_unfair",
+            Box::new(move || {
                 let leaky = leaky.clone();
-                async move { leaky.acquire_one().await }
-            })
-        })
-    });
-    g.finish();
+                run(rt, move || {
+                    let leaky = leaky.clone();
+                    async move { leaky.acquire_one().await }
+                })
+            }),
+        ),
+    ];
+    // Interleaved rounds, as every multi-thread scenario here: one after the other, the lines
+    // could fall in different phases of the VM.
+    interleaved_group(c, "rate_64_tasks_acquire_await", lines);
 }
 
 pin_project_lite::pin_project! {
