@@ -34,7 +34,7 @@
 //! | `limit64_yield_once_10k_local` | 10 000 × yield once, `Ok(i)`, 64 at a time | `futures::executor::block_on` | taskgroup `with_limit(64)`, futures `buffered`, futures-buffered `buffered_ordered` |
 //! | `small_10k_parallel_mt` | 10 000 × [`small_work`] | tokio, 2 workers | taskgroup `with_spawner`, `JoinSet` by index, handles + futures `try_join_all`, handles + futures-buffered `join_all` |
 //! | `cancel_10k_pending_local` | 10 000 pending + 1 failing | tokio current-thread | taskgroup, futures `try_join_all`, `FuturesUnordered` |
-//! | `cancel_10k_pending_mt` | 10 000 pending + 1 failing | tokio, 2 workers | taskgroup `with_spawner`, `JoinSet` + `abort_all()` |
+//! | `cancel_10k_pending_mt` | 10 000 pending + 1 failing | tokio, 2 workers | taskgroup `with_spawner`, `JoinSet` + `abort_all()`, `Vec<JoinHandle>` + `abort()` each |
 //!
 //! The local scenarios run on a tokio current-thread runtime (`b.to_async`), which polls the
 //! whole batch as one future, as `futures::executor::block_on` would; the two yield-once
@@ -504,7 +504,7 @@ impl Started {
 
 /// The parallel form of `cancel_10k_pending_local`: 10 000 pending tasks and one failing task
 /// on 2 workers, against a `JoinSet` whose `join_next` loop calls `abort_all()` at the first
-/// error and then drains the set. The failing task is spawned first, as in the local scenario.
+/// error and then drains the set, and a `Vec<JoinHandle>` whose handles are aborted one by one. The failing task is spawned first, as in the local scenario.
 /// On several workers, yielding once would not make it wait for the others, so here it waits
 /// until all 10 000 have been polled once (a counter and a `Notify`, the same for both lines).
 ///
@@ -546,8 +546,29 @@ fn cancel_10k_pending_mt(c: &mut Criterion) {
         Err(error)
     }
 
+    // The leanest hand-written form: a `Vec<JoinHandle>` awaited in order (the failing task is
+    // the first), then every other handle aborted and awaited, so that it too returns only once
+    // every task is gone.
+    async fn vec_join_handle_abort() -> Result<Vec<u64>, Failed> {
+        let started = Started::new();
+        let mut handles = Vec::with_capacity(TASKS + 1);
+        handles.push(tokio::spawn(started.clone().failing_task()));
+        for _ in 0..TASKS {
+            handles.push(tokio::spawn(started.clone().pending_task()));
+        }
+        let mut handles = handles.into_iter();
+        let first = handles.next().expect("the failing task");
+        let error = first.await.expect("no panic").expect_err("it fails");
+        let rest: Vec<_> = handles.inspect(|handle| handle.abort()).collect();
+        for handle in rest {
+            assert!(handle.await.expect_err("aborted").is_cancelled());
+        }
+        Err(error)
+    }
+
     assert_eq!(rt.block_on(taskgroup()), Err(Failed));
     assert_eq!(rt.block_on(tokio_join_set_abort_all()), Err(Failed));
+    assert_eq!(rt.block_on(vec_join_handle_abort()), Err(Failed));
 
     // Interleaved rounds, as `small_10k_parallel_mt` (it swung as much: 0.55x to 1.09x).
     let lines: Vec<Line<'_>> = vec![
@@ -558,6 +579,10 @@ fn cancel_10k_pending_mt(c: &mut Criterion) {
         (
             "tokio_join_set_abort_all",
             Box::new(|| drop(black_box(rt.block_on(tokio_join_set_abort_all())))),
+        ),
+        (
+            "vec_join_handle_abort",
+            Box::new(|| drop(black_box(rt.block_on(vec_join_handle_abort())))),
         ),
     ];
     interleaved_group(c, "cancel_10k_pending_mt", lines);
