@@ -33,6 +33,7 @@ pub(crate) enum Timer {
 impl Timer {
     /// A timer that fires at `deadline`, an instant on the crate's clock ([`now`]); at once if it
     /// has passed. tokio's when a tokio runtime is current (and the feature is on).
+    #[inline]
     pub(crate) fn at(deadline: Instant) -> Self {
         #[cfg(feature = "tokio")]
         if tokio_is_current() {
@@ -46,6 +47,7 @@ impl Timer {
     /// A timer that fires at `deadline`, an instant on std's real clock (a caller's
     /// `std::time::Instant::now() + d`), with its remaining time kept: under tokio's paused clock
     /// the deadline becomes "tokio's now plus what was left of it on std's clock".
+    #[inline]
     pub(crate) fn at_std(deadline: Instant) -> Self {
         #[cfg(feature = "tokio")]
         if tokio_is_current() {
@@ -67,6 +69,7 @@ impl Timer {
     }
 
     /// `Ready` once the deadline has passed, on the timer's own clock.
+    #[inline]
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self {
             Timer::AsyncIo(timer) => Pin::new(timer).poll(cx).map(drop),
@@ -92,6 +95,7 @@ pub(crate) fn now() -> Instant {
 
 /// Whether a tokio runtime is current on this thread: the one test that picks the timer.
 #[cfg(feature = "tokio")]
+#[inline]
 fn tokio_is_current() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
