@@ -34,7 +34,7 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
@@ -366,8 +366,8 @@ fn spawned_cpu_20us(c: &mut Criterion) {
 /// runtime: what spawning and reporting one item costs (issue 21's row). Beside it,
 /// futures-buffered's `buffered_unordered` over `tokio::spawn`'s handles (the fastest way to
 /// write it by hand), futures' `buffer_unordered` over the same, a `JoinSet` refilled after
-/// each `join_next`, and, as a reference, detached tasks reporting into one tokio channel (the
-/// shape `fan_out_spawned` has, written by hand). Measured in interleaved rounds (`common/interleaved.rs`), as the results
+/// each `join_next`, and, as references, detached tasks reporting into one tokio channel (the
+/// shape `fan_out_spawned` has, written by hand) and the same with each task's handle awaited. Measured in interleaved rounds (`common/interleaved.rs`), as the results
 /// swung with the VM's phases, twice: with the stream polled by `block_on` on the main thread
 /// (three threads on two cores, as in `#[tokio::main]` code), and with the consumer spawned as a
 /// task on the runtime (`_worker_task`).
@@ -389,7 +389,7 @@ fn spawned_lines(rt: &Runtime, in_task: bool) -> Vec<interleaved::Line<'_>> {
         tokio::task::yield_now().await;
         i
     }
-    let consumers: [(&'static str, Consumer); 5] = [
+    let consumers: [(&'static str, Consumer); 6] = [
         ("taskgroup_fan_out_spawned", || {
             Box::pin(sum(stream::iter(0..ITEMS).fan_out_spawned(
                 LIMIT,
@@ -429,6 +429,27 @@ fn spawned_lines(rt: &Runtime, in_task: bool) -> Vec<interleaved::Line<'_>> {
                     if let Some(i) = items.next() {
                         spawn(i);
                     }
+                }
+                total
+            })
+        }),
+        // The same detached-style reporting through one channel, but each task's
+        // `JoinHandle<()>` is awaited (`buffer_unordered(64)`), one output taken per finished
+        // handle: what a spawn function that handed back its handle would let
+        // `fan_out_spawned` do (issue 21's note: the handles, not the channel, keep the
+        // consumer from sleeping).
+        ("tokio_mpsc_handles_awaited", || {
+            Box::pin(async {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let handles = stream::iter(0..ITEMS).map(move |i| {
+                    let tx = tx.clone();
+                    tokio::spawn(async move { tx.send(item(i).await).expect("receiver alive") })
+                });
+                let mut handles = pin!(StreamExt::buffer_unordered(handles, LIMIT));
+                let mut total = 0;
+                while let Some(joined) = handles.next().await {
+                    joined.expect("no panic");
+                    total += rx.try_recv().expect("sent before its task finished");
                 }
                 total
             })
