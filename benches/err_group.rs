@@ -504,13 +504,14 @@ impl Started {
 
 /// The parallel form of `cancel_10k_pending_local`: 10 000 pending tasks and one failing task
 /// on 2 workers, against a `JoinSet` whose `join_next` loop calls `abort_all()` at the first
-/// error and then drains the set, and a `Vec<JoinHandle>` whose handles are aborted one by one. The failing task is spawned first, as in the local scenario.
-/// On several workers, yielding once would not make it wait for the others, so here it waits
-/// until all 10 000 have been polled once (a counter and a `Notify`, the same for both lines).
+/// error and then drains the set, and a `Vec<JoinHandle>` whose handles are aborted one by
+/// one. The failing task is spawned first, as in the local scenario. On several workers,
+/// yielding once would not make it wait for the others, so here it waits until all 10 000 have
+/// been polled once (a counter and a `Notify`, the same for every line).
 ///
 /// Timed: spawning the 10 001 tasks, their first polls, the error, and the cancellation of the
-/// 10 000 pending tasks; both lines return only once every task is gone (taskgroup's `wait()`
-/// by design, the `JoinSet` by its drain).
+/// 10 000 pending tasks; every line returns only once every task is gone (taskgroup's `wait()`
+/// by design, the `JoinSet` by its drain, the `Vec` by awaiting each aborted handle).
 fn cancel_10k_pending_mt(c: &mut Criterion) {
     let rt = multi_thread_runtime();
 

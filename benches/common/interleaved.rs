@@ -1,6 +1,7 @@
 //! Multi-thread scenarios measured in interleaved rounds, so that every contestant meets the
-//! same phases of the 2-core VM (see `interleaved_group`): the contended semaphore groups and
-//! the spawned fan-out. Included by each bench with `#[path]`, so it is not a bench of its own.
+//! same phases of the 2-core VM (see `interleaved_group`): the contended semaphore groups, the
+//! spawned fan-out, the parallel error-group groups, the worker pool and the 64 tasks awaiting
+//! the rate limiter. Included by each bench with `#[path]`, so it is not a bench of its own.
 
 use std::time::{Duration, Instant};
 
