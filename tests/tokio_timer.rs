@@ -78,8 +78,8 @@ async fn an_idle_limiter_grants_one_burst_at_once_however_long_it_idled() {
     // Every grant reads the clock, so time that passed while the bucket was already full is not
     // counted twice. The shortcut of granting from capacity "known to have accrued" without a
     // clock read (leaky-bucket's unfair mode) fails this: it grants the 9 slots it knew of, then
-    // reads the clock and refills a full 10 (on real time, its bucket of 10 grants 20 at once
-    // after 2 s idle; see `src/rate_limit/gcra.rs`, "Why every grant reads the clock").
+    // reads the clock and refills a full 10 (on real time, a full leaky-bucket of 10 grants 20 at
+    // once after 2 s idle; see `src/rate_limit/gcra.rs`, "Why every grant reads the clock").
     let limiter = RateLimiter::new(10, Duration::from_secs(1)).with_burst(10);
     limiter.try_acquire().unwrap(); // the clock was read with 9 slots left
     tokio::time::advance(Duration::from_secs(2)).await;
