@@ -25,8 +25,9 @@
 //!
 //! The local adapters keep their futures in a slab (`src/in_flight.rs`, the crate's one local
 //! engine): each future pinned in its slot, the slot reused for every future it runs, and a
-//! waker per slot (no allocation of its own) that sets the slot's bit in a ready bitmap. A wake-up is one atomic `fetch_or`; the stream polls only the futures whose
-//! bit is set, and registers its own waker only when it is about to return `Pending`.
+//! waker per slot (no allocation of its own) that sets the slot's bit in a ready bitmap. A
+//! wake-up is one atomic `fetch_or`; the stream polls only the futures whose bit is set, and
+//! registers its own waker only when it is about to return `Pending`.
 
 use std::future::Future;
 use std::pin::Pin;
